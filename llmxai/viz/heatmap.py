@@ -1,0 +1,47 @@
+"""Matrix heatmaps with token labels and a colour bar."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def heatmap(matrix, xlabels=None, ylabels=None, *, ax=None, title=None, xlabel=None, ylabel=None,
+            cmap="viridis", center=None, annotate=False, fmt="{:.2f}", colorbar_label=None):
+    """Draw a 2-D array as a heatmap; return the matplotlib ``Axes``.
+
+    ``center`` (e.g. 0 for signed relevance) makes the colour scale symmetric around it.
+    ``annotate`` writes each value in its cell (for small matrices).
+    """
+    m = matrix.detach().cpu().numpy() if isinstance(matrix, torch.Tensor) else np.asarray(matrix)
+    if m.ndim != 2:
+        raise ValueError(f"matrix: expected a 2-D array, got shape {m.shape}")
+    for labels, n, what in ((xlabels, m.shape[1], "xlabels"), (ylabels, m.shape[0], "ylabels")):
+        if labels is not None and len(labels) != n:
+            raise ValueError(f"{what}: expected {n} labels, got {len(labels)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.5 * m.shape[1] + 2.5, 0.45 * m.shape[0] + 1.5))
+    kwargs = {}
+    if center is not None:
+        span = float(np.abs(m - center).max()) or 1.0
+        kwargs = dict(vmin=center - span, vmax=center + span)
+    im = ax.imshow(m, cmap=cmap, aspect="auto", **kwargs)
+    cbar = ax.figure.colorbar(im, ax=ax)
+    if colorbar_label:
+        cbar.set_label(colorbar_label)
+    if xlabels is not None:
+        ax.set_xticks(range(len(xlabels)), [str(t) for t in xlabels], rotation=45, ha="right")
+    if ylabels is not None:
+        ax.set_yticks(range(len(ylabels)), [str(t) for t in ylabels])
+    if annotate:
+        mid = (np.nanmax(m) + np.nanmin(m)) / 2
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                ax.text(j, i, fmt.format(m[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if m[i, j] < mid else "black")
+    if title:
+        ax.set_title(title)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    return ax
