@@ -10,10 +10,10 @@ import sympy as sp
 from llmxai import validate
 
 
-def _classes(n):
-    validate.positive_int(n, "n", minimum=2)
+def _size(n, minimum):
+    validate.positive_int(n, "n", minimum=minimum)
     if n > 6:
-        raise ValueError(f"n: expected at most 6 classes (symbolic simplification grows fast), got {n}")
+        raise ValueError(f"n: expected at most 6 (symbolic simplification grows fast), got {n}")
     return n
 
 
@@ -26,7 +26,7 @@ def softmax_cross_entropy_grad(n=3):
     ``grad`` (as differentiated), ``p_minus_y``, ``difference`` (zero with ``y_n = 1 - sum y_<n``),
     ``grad_fn(z, y)`` (numeric ``p - y``).
     """
-    n = _classes(n)
+    n = _size(n, minimum=2)
     z = sp.symbols(f"z1:{n + 1}", real=True)
     y = sp.symbols(f"y1:{n + 1}", nonnegative=True)
     total = sum(sp.exp(zi) for zi in z)
@@ -45,7 +45,7 @@ def softmax_cross_entropy_grad(n=3):
 def mse_grad(n=3):
     """Gradient of ``L = (1/n) sum_i (yhat_i - y_i)^2``: ``dL/dyhat_i = (2/n)(yhat_i - y_i)``.
     Keys: ``yhat``, ``y``, ``loss``, ``grad``, ``expected``, ``difference``, ``grad_fn(yhat, y)``."""
-    n = _classes(n) if n > 1 else validate.positive_int(n, "n")
+    n = _size(n, minimum=1)
     yhat = sp.symbols(f"yhat1:{n + 1}", real=True)
     y = sp.symbols(f"y1:{n + 1}", real=True)
     loss = sum((a - b) ** 2 for a, b in zip(yhat, y)) / n
