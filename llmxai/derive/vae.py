@@ -90,8 +90,10 @@ def elbo_monte_carlo(x, a, c, s, mu, sigma, n_samples=100_000, seed=0):
     """Monte Carlo ELBO of the linear-Gaussian model: the mean over ``z = mu + sigma * eps`` of
     ``log p(x|z) + log p(z) - log q(z|x)``. Returns ``(estimate, standard_error)`` as floats."""
     for name, v in (("x", x), ("a", a), ("c", c), ("s", s), ("mu", mu), ("sigma", sigma)):
-        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):
-            raise TypeError(f"{name}: expected a finite real number, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, Real):
+            raise TypeError(f"{name}: expected a real number, got {type(v).__name__}")
+        if not math.isfinite(v):
+            raise ValueError(f"{name}: expected a finite number, got {v}")
     if s <= 0 or sigma <= 0:
         raise ValueError(f"s and sigma: expected standard deviations > 0, got s={s}, sigma={sigma}")
     validate.positive_int(n_samples, "n_samples", minimum=2)
