@@ -261,6 +261,15 @@ def test_engine_reverse_ops_reuse_and_graph():
     assert x.grad == pytest.approx(6 + 1 / 9)
 
 
+def test_engine_pow_edge_cases_match_torch():
+    for base, k in [(0.0, 0.5), (0.0, 2), (0.0, 0), (-2.0, 3), (4.0, -0.5)]:
+        v, t = Value(base), torch.tensor(base, dtype=f64, requires_grad=True)
+        out = v**k
+        out.backward()
+        assert out.data == pytest.approx((t**k).item())
+        assert v.grad == pytest.approx(torch.autograd.grad(t**k, t)[0].item())
+
+
 def test_engine_sigmoid_is_stable_and_long_chains_work():
     assert Value(-1000.0).sigmoid().data == 0.0 and Value(1000.0).sigmoid().data == 1.0
     v = x = Value(0.5)
@@ -331,6 +340,7 @@ def test_finite_differences_agree_with_autograd():
     (lambda: TwoLayerSigmoidNet(0, 3, 2), ValueError),
     (lambda: TwoLayerSigmoidNet(4, 3, 2).forward(torch.zeros(5, 3, dtype=f64)), ValueError),
     (lambda: TwoLayerSigmoidNet(4, 3, 2).forward(torch.zeros(4, dtype=f64)), ValueError),
+    (lambda: TwoLayerSigmoidNet(4, 3, 2).forward(torch.zeros(5, 4)), TypeError),
     (lambda: TwoLayerSigmoidNet(4, 3, 2).backward(
         TwoLayerSigmoidNet(4, 3, 2).forward(torch.zeros(5, 4, dtype=f64))[1], torch.zeros(5, 3, dtype=f64)), ValueError),
     (lambda: TwoLayerSigmoidNet(4, 3, 2).update({}, 0.1), ValueError),

@@ -68,6 +68,8 @@ class TwoLayerSigmoidNet:
         """Return the output ``A2 (B, d_out)`` and a cache of the intermediates the backward pass needs."""
         validate.tensor(x, "x", ndim=2, floating=True)
         validate.same_size(self.W1.shape[0], x.shape[1], "feature size of x (d_in)")
+        if x.dtype != self.W1.dtype:
+            raise TypeError(f"x: expected dtype {self.W1.dtype} like the weights, got {x.dtype}")
         Z1 = x @ self.W1 + self.b1  # (B, d_hidden)
         A1 = sigmoid(Z1)
         Z2 = A1 @ self.W2 + self.b2  # (B, d_out)

@@ -55,7 +55,13 @@ class Value:
             raise ValueError(f"pow: 0 ** {k} is undefined")
         if self.data < 0 and not k.is_integer():
             raise ValueError(f"pow: a negative base ({self.data}) needs an integer exponent, got {k}")
-        return Value._make(self.data**k, f"**{k:g}", (self, k * self.data ** (k - 1)))
+        if k == 0:
+            local = 0.0
+        elif self.data == 0 and k < 1:
+            local = math.inf  # the slope of a root at zero is vertical, as torch reports too
+        else:
+            local = k * self.data ** (k - 1)
+        return Value._make(self.data**k, f"**{k:g}", (self, local))
 
     def __neg__(self):
         return self * -1.0
