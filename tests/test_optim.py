@@ -322,6 +322,21 @@ def test_two_layer_backward_equals_autograd_and_a_step_lowers_the_loss():
     assert net.loss(net.forward(x)[0], y) < loss
 
 
+def test_worked_example_network_from_given_weights():
+    # the neuron of the worked example as the hidden unit, then one output unit
+    net = TwoLayerSigmoidNet.from_weights(torch.tensor([[0.1], [0.2], [0.3], [0.4]], dtype=f64),
+                                          torch.tensor([0.5], dtype=f64), torch.tensor([[0.7]], dtype=f64),
+                                          torch.tensor([-0.2], dtype=f64))
+    x, y = torch.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=f64), torch.tensor([[1.0]], dtype=f64)
+    out, cache = net.forward(x)
+    hidden = sigmoid_neuron([1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4], 0.5).a
+    assert cache["A1"].item() == pytest.approx(hidden, abs=1e-15)
+    assert out.item() == pytest.approx(1 / (1 + math.exp(-(0.7 * hidden - 0.2))), abs=1e-15)
+    grads = net.backward(cache, y)
+    assert grads["W1"].shape == (4, 1) and grads["W2"].shape == (1, 1)
+    assert (grads["W1"] < 0).all()  # the output is below its target: every weight should grow
+
+
 def test_finite_differences_agree_with_autograd():
     g = torch.Generator().manual_seed(3)
     x = torch.randn(3, 2, generator=g, dtype=f64)
@@ -337,6 +352,13 @@ def test_finite_differences_agree_with_autograd():
 @pytest.mark.parametrize("call, error", [
     (lambda: sigmoid_neuron([1.0, 2.0], [0.1], 0.5), ValueError),
     (lambda: sigmoid_neuron([1.0], [0.1], "b"), TypeError),
+    (lambda: sigmoid_neuron([1.0], [0.1], torch.zeros(2)), ValueError),
+    (lambda: TwoLayerSigmoidNet.from_weights(torch.zeros(4, 3), torch.zeros(3), torch.zeros(2, 1), torch.zeros(1)),
+     ValueError),
+    (lambda: TwoLayerSigmoidNet.from_weights(torch.zeros(4, 3), torch.zeros(2), torch.zeros(3, 1), torch.zeros(1)),
+     ValueError),
+    (lambda: TwoLayerSigmoidNet.from_weights(torch.zeros(4, 3), torch.zeros(3, dtype=f64), torch.zeros(3, 1),
+                                             torch.zeros(1)), TypeError),
     (lambda: TwoLayerSigmoidNet(0, 3, 2), ValueError),
     (lambda: TwoLayerSigmoidNet(4, 3, 2).forward(torch.zeros(5, 3, dtype=f64)), ValueError),
     (lambda: TwoLayerSigmoidNet(4, 3, 2).forward(torch.zeros(4, dtype=f64)), ValueError),

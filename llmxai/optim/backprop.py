@@ -43,7 +43,9 @@ def sigmoid_neuron(x, w, b):
     validate.same_size(x.shape[0], w.shape[0], "length of w (must match x)")
     if isinstance(b, bool) or not isinstance(b, (Real, torch.Tensor)):
         raise TypeError(f"b: expected a real number, got {type(b).__name__}")
-    z = float(w @ x + b)
+    if isinstance(b, torch.Tensor) and b.numel() != 1:
+        raise ValueError(f"b: expected a single number, got a tensor of shape {tuple(b.shape)}")
+    z = float(w.double() @ x.double() + float(b))
     return Neuron(z=z, a=float(sigmoid(torch.tensor(z, dtype=torch.float64))))
 
 
@@ -59,6 +61,22 @@ class TwoLayerSigmoidNet:
         self.b1 = init(d_hidden, fan_in=d_in)  # (d_hidden,)
         self.W2 = init(d_hidden, d_out, fan_in=d_hidden)  # (d_hidden, d_out)
         self.b2 = init(d_out, fan_in=d_hidden)  # (d_out,)
+
+    @classmethod
+    def from_weights(cls, W1, b1, W2, b2):
+        """A network with the given weights, e.g. the numbers of a worked example."""
+        validate.tensor(W1, "W1", ndim=2, floating=True)
+        validate.tensor(W2, "W2", ndim=2, floating=True)
+        d_in, d_hidden = W1.shape
+        validate.same_size(d_hidden, W2.shape[0], "rows of W2 (must equal the columns of W1, d_hidden)")
+        for name, b, size in (("b1", b1, d_hidden), ("b2", b2, W2.shape[1])):
+            validate.tensor(b, name, ndim=1, floating=True)
+            validate.same_size(size, b.shape[0], f"length of {name}")
+        if len({t.dtype for t in (W1, b1, W2, b2)}) != 1:
+            raise TypeError(f"W1, b1, W2, b2: expected one dtype, got {W1.dtype}, {b1.dtype}, {W2.dtype}, {b2.dtype}")
+        net = cls.__new__(cls)
+        net.W1, net.b1, net.W2, net.b2 = (t.detach().clone() for t in (W1, b1, W2, b2))
+        return net
 
     def parameters(self):
         """The weights by name: ``{"W1", "b1", "W2", "b2"}``."""
