@@ -1,4 +1,3 @@
-import math
 import random
 
 import pytest
@@ -33,7 +32,7 @@ def test_softmax_cross_entropy_gradient_is_p_minus_y(n):
         auto = torch.autograd.grad(F.cross_entropy(z[None], y[None]), z)[0]
         torch.testing.assert_close(torch.tensor(d["grad_fn"](z.tolist(), y.tolist()), dtype=f64), auto,
                                    atol=1e-12, rtol=0)
-        raw = sp.lambdify((d["z"], d["y"]), d["grad"])(z.tolist(), y.tolist())  # the undifferentiated-by-hand gradient
+        raw = sp.lambdify((d["z"], d["y"]), d["grad"])(z.tolist(), y.tolist())  # SymPy's own derivative, before p - y
         torch.testing.assert_close(torch.tensor(raw, dtype=f64), auto, atol=1e-12, rtol=0)
 
 

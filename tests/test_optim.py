@@ -363,8 +363,8 @@ def test_finite_differences_agree_with_autograd():
     (lambda: TwoLayerSigmoidNet(4, 3, 2).forward(torch.zeros(5, 3, dtype=f64)), ValueError),
     (lambda: TwoLayerSigmoidNet(4, 3, 2).forward(torch.zeros(4, dtype=f64)), ValueError),
     (lambda: TwoLayerSigmoidNet(4, 3, 2).forward(torch.zeros(5, 4)), TypeError),
-    (lambda: TwoLayerSigmoidNet(4, 3, 2).backward(
-        TwoLayerSigmoidNet(4, 3, 2).forward(torch.zeros(5, 4, dtype=f64))[1], torch.zeros(5, 3, dtype=f64)), ValueError),
+    (lambda: TwoLayerSigmoidNet(4, 3, 2).backward(TwoLayerSigmoidNet(4, 3, 2).forward(torch.zeros(5, 4, dtype=f64))[1],
+                                                  torch.zeros(5, 3, dtype=f64)), ValueError),
     (lambda: TwoLayerSigmoidNet(4, 3, 2).update({}, 0.1), ValueError),
     (lambda: finite_difference_grad(3, torch.zeros(2)), TypeError),
     (lambda: finite_difference_grad(lambda t: t.sum(), torch.zeros(2), eps=0), ValueError),

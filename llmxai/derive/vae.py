@@ -60,9 +60,10 @@ def linear_gaussian_elbo():
 
     Model: ``p(z) = N(0, 1)``, ``p(x|z) = N(a z + c, s^2)``; encoder ``q(z|x) = N(mu, sigma^2)``.
     Keys: the symbols ``x, a, c, s, mu, sigma``; ``expected_log_likelihood`` ``= E_q[log p(x|z)]``
-    (integrated), ``expected_log_likelihood_closed_form`` and their ``difference`` (zero), ``kl``, ``elbo = expected_log_likelihood - kl``, ``log_evidence = log N(x; c, a^2 + s^2)``,
-    ``posterior_mean`` and ``posterior_std`` of ``p(z|x)``, and the numeric ``elbo_fn(x, a, c, s, mu, sigma)``,
-    ``log_evidence_fn(x, a, c, s)``.
+    (integrated), ``expected_log_likelihood_closed_form`` and their ``difference`` (zero), ``kl``,
+    ``elbo = expected_log_likelihood - kl``, ``log_evidence = log N(x; c, a^2 + s^2)``,
+    ``posterior_mean`` and ``posterior_std`` of ``p(z|x)``, and the numeric
+    ``elbo_fn(x, a, c, s, mu, sigma)`` and ``log_evidence_fn(x, a, c, s)``.
     """
     z, x, a, c, mu = sp.symbols("z x a c mu", real=True)
     s, sigma = sp.symbols("s sigma", positive=True)
@@ -79,7 +80,8 @@ def linear_gaussian_elbo():
         "x": x, "a": a, "c": c, "s": s, "mu": mu, "sigma": sigma,
         "expected_log_likelihood": expected_log_likelihood,
         "expected_log_likelihood_closed_form": closed_form,
-        "difference": sp.simplify(sp.expand_log(expected_log_likelihood - closed_form, force=True)), "kl": kl, "elbo": elbo,
+        "difference": sp.simplify(sp.expand_log(expected_log_likelihood - closed_form, force=True)),
+        "kl": kl, "elbo": elbo,
         "log_evidence": log_evidence, "posterior_mean": posterior_mean, "posterior_std": posterior_std,
         "elbo_fn": sp.lambdify((x, a, c, s, mu, sigma), elbo, "math"),
         "log_evidence_fn": sp.lambdify((x, a, c, s), log_evidence, "math"),
