@@ -186,3 +186,34 @@ def test_randomization_sanity_checks():
 def test_bad_input_raises_clear_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call(linear(), torch.randn(2, 8, generator=gen(13), dtype=D))
+
+
+def test_perturbation_curves_plot_has_auc_in_legend():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from llmxai.viz import perturbation_curves
+
+    model = linear()
+    x = torch.randn(3, 8, generator=gen(14), dtype=D)
+    true = model.weight[1] * x
+    curves = {"w x": deletion_curve(model, x, true, 1),
+              "random": deletion_curve(model, x, torch.randn(3, 8, generator=gen(15), dtype=D), 1)}
+    ax = perturbation_curves(curves, title="deletion")
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[0] == f"w x (AUC {float(curves['w x'].auc.mean()):.3f})" and texts[1].startswith("random (AUC ")
+    assert len(ax.lines) == 2 and ax.get_title() == "deletion"
+    with pytest.raises(TypeError, match="Curve with fractions"):
+        perturbation_curves({"bad": (1, 2)})
+    with pytest.raises(TypeError, match="non-empty dict"):
+        perturbation_curves([])
+    plt.close("all")
+
+
+def test_public_names_are_exported():
+    import llmxai.explain as ex
+
+    for name in ex.__all__:
+        assert hasattr(ex, name), name

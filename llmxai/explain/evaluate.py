@@ -77,7 +77,7 @@ def insertion_curve(model, inputs, attributions, target, *, baseline=0, steps=No
 
 def aopc(model, inputs, attributions, target, *, baseline=0, steps=None, probability=False, batch_size=64):
     """Area over the MoRF perturbation curve, ``1/(L+1) sum_{k=0}^{L} [f(x^(0)) - f(x^(k))]``, per sample
-    ``(B,)`` (Samek et al. 2017, DOI 10.1109/TNNLS.2016.2599820, eq. 12). Step ``k`` removes the top
+    ``(B,)`` (Samek et al. 2017, DOI 10.1109/TNNLS.2016.2599820). Step ``k`` removes the top
     ``round(k M / L)`` features; ``L = steps`` (default: every feature)."""
     c = deletion_curve(model, inputs, attributions, target, baseline=baseline, steps=steps, probability=probability,
                        batch_size=batch_size)
@@ -105,17 +105,17 @@ def _eraser(model, inputs, rationale, target, fractions, baseline, probability, 
 def comprehensiveness(model, inputs, rationale, target, *, fractions=(0.01, 0.05, 0.1, 0.2, 0.5), baseline=0,
                       probability=True, batch_size=64):
     """``p(y|x) - p(y|x without the rationale)`` per sample (DeYoung et al. 2020, ERASER,
-    DOI 10.18653/v1/2020.acl-main.408, eq. 1): high is good.
+    DOI 10.18653/v1/2020.acl-main.408): high is good.
 
     ``rationale`` is a bool mask, or float scores whose top ``fractions`` of tokens are taken in turn
-    and the results averaged (ERASER eq. 3). Removed tokens are replaced by ``baseline``, not deleted.
+    and the results averaged (as ERASER does for soft scores). Removed tokens are replaced by ``baseline``, not deleted.
     """
     return _eraser(model, inputs, rationale, target, fractions, baseline, probability, batch_size, keep=False)
 
 
 def sufficiency(model, inputs, rationale, target, *, fractions=(0.01, 0.05, 0.1, 0.2, 0.5), baseline=0,
                 probability=True, batch_size=64):
-    """``p(y|x) - p(y|rationale only)`` per sample (DeYoung et al. 2020, eq. 2): low is good."""
+    """``p(y|x) - p(y|rationale only)`` per sample (DeYoung et al. 2020): low is good."""
     return _eraser(model, inputs, rationale, target, fractions, baseline, probability, batch_size, keep=True)
 
 
@@ -249,7 +249,7 @@ def _randomization(model, explain, inputs, target, layers, seed, absolute, casca
 def cascading_randomization(model, explain, inputs, target, *, layers=None, seed=0, absolute=True):
     """Model-parameter randomisation test, cascading: randomise layers one after another from the top,
     keeping earlier ones randomised, and correlate each explanation with the original (Adebayo et al.
-    2018, arXiv 1810.03292, sec. 3.1). ``explain(model, inputs, target)`` is any explanation function.
+    2018, arXiv 1810.03292). ``explain(model, inputs, target)`` is any explanation function.
     An explanation that stays highly correlated does not depend on the weights.
     """
     return _randomization(model, explain, inputs, target, layers, seed, absolute, cascading=True)
@@ -257,5 +257,5 @@ def cascading_randomization(model, explain, inputs, target, *, layers=None, seed
 
 def independent_randomization(model, explain, inputs, target, *, layers=None, seed=0, absolute=True):
     """Model-parameter randomisation test, one layer at a time with the rest left trained (Adebayo et
-    al. 2018, sec. 3.1)."""
+    al. 2018)."""
     return _randomization(model, explain, inputs, target, layers, seed, absolute, cascading=False)

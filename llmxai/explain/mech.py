@@ -213,7 +213,7 @@ def linear_probe(features, labels, control_labels=None, *, test_fraction=0.25, w
 
 def control_task(tokens, labels=None, *, n_classes=None, seed=0):
     """Control labels: each word type gets one random label, drawn from the empirical label
-    distribution of ``labels`` (or uniformly from ``n_classes``) (Hewitt & Liang 2019, sec. 2.1).
+    distribution of ``labels`` (or uniformly from ``n_classes``) (Hewitt & Liang 2019).
 
     ``tokens (N,)`` gives the word type of each example; returns ``(N,)`` labels.
     """

@@ -83,7 +83,7 @@ def exact_shapley(model, inputs, target, *, baseline=0, feature_mask=None, batch
 
     ``phi_i = sum_{S not containing i} |S|! (M-|S|-1)! / M! [v(S + i) - v(S)]`` with
     ``v(S)`` the score when the features outside ``S`` take the baseline (Shapley 1953;
-    Lundberg & Lee 2017, arXiv 1705.07874, eq. 8).
+    Lundberg & Lee 2017, arXiv 1705.07874).
     """
     def solve(scores, M):
         if M > MAX_EXACT_FEATURES:
