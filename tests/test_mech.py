@@ -178,3 +178,15 @@ def test_bad_input_raises_clear_errors(lm, call, match):
     clean, corrupt = ids_pair()
     with pytest.raises((ValueError, TypeError), match=match):
         call(lm, clean, corrupt)
+
+
+def test_hooks_are_removed_when_the_metric_raises(lm):
+    clean, corrupt = ids_pair()
+
+    def broken(logits):
+        raise RuntimeError("metric failed")
+
+    with pytest.raises(RuntimeError, match="metric failed"):
+        activation_patching(lm, clean, corrupt, broken, "blocks.*.attn.hook_pattern", per="position")
+    assert all(not m._forward_hooks for m in lm.modules())
+    assert not lm.training

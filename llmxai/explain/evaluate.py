@@ -222,7 +222,7 @@ def _param_modules(model, layers):
 def _randomize(module, generator):
     """Redraw every parameter from a normal with its own mean and standard deviation."""
     for p in module.parameters():
-        noise = torch.randn(p.shape, generator=generator, dtype=torch.float64)
+        noise = torch.randn(p.shape, generator=generator, dtype=torch.float64).to(p.device)  # CPU draw: same on every device
         p.copy_((p.double().mean() + p.double().std(unbiased=False) * noise).to(p))
 
 
