@@ -205,6 +205,9 @@ def test_perturbation_curves_plot_has_auc_in_legend():
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert texts[0] == f"w x (AUC {float(curves['w x'].auc.mean()):.3f})" and texts[1].startswith("random (AUC ")
     assert len(ax.lines) == 2 and ax.get_title() == "deletion"
+    assert ax.get_xlabel() == "fraction of features removed"
+    ins = perturbation_curves({"w x": insertion_curve(model, x, true, 1)})
+    assert ins.get_xlabel() == "fraction of features inserted"
     with pytest.raises(TypeError, match="Curve with fractions"):
         perturbation_curves({"bad": (1, 2)})
     with pytest.raises(TypeError, match="non-empty dict"):

@@ -47,6 +47,7 @@ class Curve:
     fractions: torch.Tensor  # (K,)
     scores: torch.Tensor  # (B, K)
     auc: torch.Tensor  # (B,) trapezoid rule over fractions in [0, 1]
+    kind: str = "deletion"  # or "insertion"
 
 
 def _curve(model, inputs, attributions, target, baseline, steps, probability, batch_size, insert):
@@ -58,7 +59,7 @@ def _curve(model, inputs, attributions, target, baseline, steps, probability, ba
     top = _top(attributions, counts)
     scores = _removed_scores(model, inputs, ~top if insert else top, target, baseline, probability, batch_size)
     fractions = (counts / M).to(scores)
-    return Curve(fractions, scores, torch.trapezoid(scores, fractions, dim=1))
+    return Curve(fractions, scores, torch.trapezoid(scores, fractions, dim=1), "insertion" if insert else "deletion")
 
 
 def deletion_curve(model, inputs, attributions, target, *, baseline=0, steps=None, probability=False, batch_size=64):

@@ -4,13 +4,14 @@ import matplotlib.pyplot as plt
 import torch
 
 
-def perturbation_curves(curves, *, ax=None, title=None, xlabel="fraction of features removed", ylabel="score",
+def perturbation_curves(curves, *, ax=None, title=None, xlabel=None, ylabel="score",
                         band=True):
     """Plot ``{label: Curve}`` (from :func:`llmxai.explain.evaluate.deletion_curve` or ``insertion_curve``);
     return the matplotlib ``Axes``.
 
     Each line is the mean over the batch; ``band`` shades one standard deviation when the batch has
-    more than one sample. The legend gives each method's mean area under the curve.
+    more than one sample. The legend gives each method's mean area under the curve. ``xlabel`` defaults
+    to "fraction of features removed" (or "inserted", after the first curve's ``kind``).
     """
     if not isinstance(curves, dict) or not curves:
         raise TypeError(f"curves: expected a non-empty dict {{label: Curve}}, got {type(curves).__name__}")
@@ -30,7 +31,8 @@ def perturbation_curves(curves, *, ax=None, title=None, xlabel="fraction of feat
             sd = s.std(0).numpy()
             ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.15, linewidth=0)
     ax.set_xlim(0, 1)
-    ax.set_xlabel(xlabel)
+    kind = getattr(next(iter(curves.values())), "kind", "deletion")
+    ax.set_xlabel(xlabel or f"fraction of features {'inserted' if kind == 'insertion' else 'removed'}")
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
