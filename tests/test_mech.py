@@ -3,7 +3,7 @@ import torch
 
 from llmxai.explain.mech import (activation_patching, control_task, induction_head_scores, linear_probe,
                                  logit_difference, logit_lens, previous_token_head_scores, selectivity)
-from llmxai.hooks import hooks, run_with_patches
+from llmxai.hooks import hooks, run_with_cache, run_with_patches
 from toy_transformer import TinyLM, induction_model
 
 D = torch.float64
@@ -61,7 +61,7 @@ def test_patching_one_embedding_position_equals_swapping_that_token(lm):
 
 def test_patching_per_head_matches_a_hand_written_hook(lm):
     clean, corrupt = ids_pair()
-    _, cache = __import__("llmxai.hooks", fromlist=["run_with_cache"]).run_with_cache(lm, clean)
+    _, cache = run_with_cache(lm, clean)
     name = "blocks.1.attn.hook_z"
     per_head = activation_patching(lm, clean, corrupt, ld, [name], per="head")
     grid = activation_patching(lm, clean, corrupt, ld, name, per="head_position")

@@ -42,18 +42,18 @@ def logit_difference(logits, correct, wrong, position=-1):
     return picked[0] - picked[1]
 
 
-def _select(model, hooks):
+def _select(model, names):
     """Hook names from a list of names or one glob pattern such as ``"blocks.*.hook_resid_post"``."""
     valid = hook_names(model)
-    if isinstance(hooks, str):
-        names = [n for n in valid if fnmatch.fnmatchcase(n, hooks)]
-        if not names:
-            raise ValueError(f"hooks: the pattern {hooks!r} matches no hook point; valid names are {valid}")
-        return names
-    names = list(hooks)
+    if isinstance(names, str):
+        found = [n for n in valid if fnmatch.fnmatchcase(n, names)]
+        if not found:
+            raise ValueError(f"names: the pattern {names!r} matches no hook point; valid names are {valid}")
+        return found
+    names = list(names)
     missing = [n for n in names if n not in valid]
     if missing or not names:
-        raise ValueError(f"hooks: unknown hook point(s) {missing or names}; valid names are {valid}")
+        raise ValueError(f"names: unknown hook point(s) {missing or names}; valid names are {valid}")
     return names
 
 
@@ -64,13 +64,13 @@ def _scalar(value):
     return value.float().mean()
 
 
-def activation_patching(model, clean_ids, corrupt_ids, metric, hooks, *, per="all", direction="denoising"):
+def activation_patching(model, clean_ids, corrupt_ids, metric, names, *, per="all", direction="denoising"):
     """Metric after replacing activations of one run with those of the other (Meng et al. 2022,
     arXiv 2202.05262; Heimersheim & Nanda 2024, arXiv 2404.15255).
 
     ``direction="denoising"`` runs the corrupt input with clean activations patched in;
     ``"noising"`` runs the clean input with corrupt activations patched in. ``metric(logits)``
-    returns a scalar (a ``(B,)`` result is averaged). ``hooks`` is a list of hook names or a glob
+    returns a scalar (a ``(B,)`` result is averaged). ``names`` is a list of hook names or a glob
     pattern. ``per`` chooses what is patched at a time: ``"all"`` (the whole activation) ->
     ``(n_hooks,)``; ``"position"`` -> ``(n_hooks, T)`` (the query axis for per-head hooks);
     ``"head"`` -> ``(n_hooks, n_heads)``; ``"head_position"`` -> ``(n_hooks, n_heads, T)``.
@@ -83,7 +83,7 @@ def activation_patching(model, clean_ids, corrupt_ids, metric, hooks, *, per="al
     validate.choice(direction, "direction", {"denoising", "noising"})
     if not callable(metric):
         raise TypeError(f"metric: expected a callable on the logits, got {type(metric).__name__}")
-    names = _select(model, hooks)
+    names = _select(model, names)
     source, run = (clean_ids, corrupt_ids) if direction == "denoising" else (corrupt_ids, clean_ids)
     results = []
     with _common.eval_mode(model), torch.no_grad():
