@@ -2,4 +2,7 @@
 
 from llmxai.viz.heatmap import heatmap
 
-__all__ = ["heatmap"]
+# evaluation curves (evalmech)
+from llmxai.viz.curves import perturbation_curves
+
+__all__ = ["heatmap", "perturbation_curves"]
