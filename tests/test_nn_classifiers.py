@@ -96,6 +96,7 @@ def test_lstm_classifier_learns_a_keyword_rule():
         (lambda m: m.forward_embedded(torch.randn(2, 3, 7)), ValueError, "embedding size"),
         (lambda m: m.forward_embedded(torch.full((2, 3, 8), float("nan"))), ValueError, "NaN"),
         (lambda m: m.forward_embedded(torch.randn(2, 3)), ValueError, "3-D"),
+        (lambda m: m.forward_embedded(torch.randn(2, 3, 8, dtype=torch.float64)), TypeError, "dtype"),
         (lambda m: LSTMAttentionClassifier(10, 0, 8, 6), ValueError, "n_classes"),
     ],
 )
@@ -175,6 +176,8 @@ def test_text_cnn_ignores_padding_content():
         (lambda: DigitsCNN()(torch.rand(1, 8, 8)), ValueError, "4-D"),
         (lambda: DigitsCNN()(torch.full((1, 1, 8, 8), float("nan"))), ValueError, "NaN"),
         (lambda: DigitsCNN()(torch.ones(1, 1, 8, 8, dtype=torch.long)), TypeError, "floating"),
+        (lambda: DigitsCNN()(torch.ones(1, 1, 8, 8, dtype=torch.float64)), TypeError, "dtype"),
+        (lambda: TextCNN(10, 3, 8, 4).forward_embedded(torch.randn(3, 4, 8, dtype=torch.float64)), TypeError, "dtype"),
         (lambda: TextCNN(10, 3, 8, 4, (2, 5))(torch.ones(2, 4, dtype=torch.long)), ValueError, "widest kernel"),
         (lambda: TextCNN(10, 3, 8, 4)(torch.full((2, 4), 10)), ValueError, "ids"),
         (lambda: TextCNN(10, 3, 8, 4)(torch.ones(2, 4, dtype=torch.long), torch.tensor([4, 5])), ValueError, "lengths"),

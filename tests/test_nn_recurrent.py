@@ -192,6 +192,8 @@ def test_lstm_parameter_gradients_equal_torch():
         (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5, 6])), ValueError, r"\[1, 5\]"),
         (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5, 5, 5])), ValueError, "batch size"),
         (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5.0, 5.0])), TypeError, "integer"),
+        (lambda m: m(torch.randn(5, 2, 3, dtype=F64)), TypeError, "float32"),
+        (lambda m: m(torch.randn(5, 2, 3), (torch.zeros(1, 2, 4, dtype=F64),) * 2), TypeError, "h_0: expected dtype"),
     ],
 )
 def test_lstm_bad_input_is_named(call, error, text):
@@ -208,6 +210,8 @@ def test_lstm_bad_input_is_named(call, error, text):
         (lambda: RNNCell(3, 4)(torch.randn(2, 3), torch.zeros(3, 4)), ValueError, "h: expected shape"),
         (lambda: LSTMCell(3, 4)(torch.randn(2, 3), (torch.zeros(2, 4), torch.zeros(1, 4))), ValueError, "c: expected"),
         (lambda: LSTMCell(3, 4)(torch.tensor([[1.0, float("nan"), 0.0]])), ValueError, "NaN"),
+        (lambda: RNN(3, 4)(torch.randn(5, 2, 3, dtype=F64)), TypeError, "dtype"),
+        (lambda: LSTMCell(3, 4)(torch.randn(2, 3, dtype=F64)), TypeError, "dtype"),
         (lambda: LSTM(0, 4), ValueError, "input_size"),
         (lambda: LSTM(3, 4, num_layers=1.5), TypeError, "num_layers"),
         (lambda: LSTM.from_torch(nn.GRU(3, 4)), TypeError, "nn.LSTM"),

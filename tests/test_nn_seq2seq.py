@@ -69,6 +69,7 @@ def test_additive_attention_fully_masked_row_gives_zero_context():
         ((torch.randn(2, 3), torch.randn(2, 6, 4), torch.ones(2, 6)), TypeError, "torch.bool"),
         ((torch.randn(2, 3), torch.randn(2, 6, 4), torch.ones(2, 5, dtype=torch.bool)), ValueError, "mask"),
         ((torch.full((2, 3), float("nan")), torch.randn(2, 6, 4)), ValueError, "NaN"),
+        ((torch.randn(2, 3, dtype=F64), torch.randn(2, 6, 4)), TypeError, "dtype"),
     ],
 )
 def test_additive_attention_bad_input(args, error, text):
@@ -173,6 +174,7 @@ def test_patching_a_step_attention_changes_the_output():
         (lambda m, s, t: m.greedy_decode(s, 0, BOS, EOS), ValueError, "max_len"),
         (lambda m, s, t: m.greedy_decode(s, 5, 9, EOS), ValueError, "bos_id"),
         (lambda m, s, t: Seq2Seq(0, 9, 8, 8), ValueError, "src_vocab"),
+        (lambda m, s, t: Seq2Seq(9, 4, 8, 8, pad_id=4), ValueError, "pad_id"),
     ],
 )
 def test_seq2seq_bad_input(call, error, text):

@@ -138,6 +138,13 @@ def check_lengths(lengths, B, T, name="lengths"):
     return lengths
 
 
+def check_dtype(x, param, name):
+    """Check ``x`` has the dtype of the module parameter ``param`` (no silent mixing of float32 and float64)."""
+    if x.dtype != param.dtype:
+        raise TypeError(f"{name}: expected dtype {param.dtype} (the module's parameters), got {x.dtype}")
+    return x
+
+
 def _init(shape, H):
     bound = 1.0 / math.sqrt(H)
     return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
@@ -158,6 +165,7 @@ class LSTMCell(nn.Module):
     def forward(self, x, hx=None):
         validate.tensor(x, "x", ndim=2, floating=True)
         validate.same_size(self.input_size, x.shape[1], "x: input size")
+        check_dtype(x, self.weight_ih, "x")
         B, H = x.shape[0], self.hidden_size
         if hx is None:
             h = c = x.new_zeros(B, H)
@@ -165,6 +173,7 @@ class LSTMCell(nn.Module):
             h, c = hx
             for name, t in (("h", h), ("c", c)):
                 validate.tensor(t, name, ndim=2, floating=True)
+                check_dtype(t, self.weight_ih, name)
                 if tuple(t.shape) != (B, H):
                     raise ValueError(f"{name}: expected shape {(B, H)}, got {tuple(t.shape)}")
         gx = torch.addmm(self.bias_ih + self.bias_hh, x, self.weight_ih.t())  # (B, 4H)
@@ -228,6 +237,7 @@ class LSTM(nn.Module):
     def forward(self, x, hx=None, lengths=None):
         validate.tensor(x, "x", ndim=3, floating=True)
         validate.same_size(self.input_size, x.shape[2], "x: input size (last dimension)")
+        check_dtype(x, self.weight_ih_l0, "x")
         xs = x.transpose(0, 1) if self.batch_first else x  # (T, B, in)
         T, B = xs.shape[:2]
         if T == 0 or B == 0:
@@ -281,6 +291,7 @@ class LSTM(nn.Module):
             raise TypeError(f"hx: expected a pair (h_0, c_0), got {type(hx).__name__}")
         for name, t in zip(("h_0", "c_0"), hx):
             validate.tensor(t, name, ndim=3, floating=True)
+            check_dtype(t, self.weight_ih_l0, name)
             if tuple(t.shape) != (L, B, self.hidden_size):
                 raise ValueError(
                     f"{name}: expected shape (num_layers * num_directions, B, H) = {(L, B, self.hidden_size)}, "

@@ -19,7 +19,7 @@ from llmxai import validate
 from llmxai.hooks import HookPoint
 from llmxai.nn.attention import _masked_softmax
 from llmxai.nn.embedding import Embedding
-from llmxai.nn.lstm import LSTM, check_lengths
+from llmxai.nn.lstm import LSTM, check_dtype, check_lengths
 
 
 def check_embedded(E, d_model, lengths=None):
@@ -64,6 +64,7 @@ class LSTMAttentionClassifier(nn.Module):
 
     def forward_embedded(self, E, lengths=None):
         check_embedded(E, self.d_emb, lengths)
+        check_dtype(E, self.embedding.weight, "E")
         Hs, _ = self.lstm(E, lengths=lengths)  # (B, T, d_out)
         scores = self.attn_score(torch.tanh(self.attn_proj(Hs))).squeeze(-1)  # (B, T)
         if lengths is not None:

@@ -12,6 +12,7 @@ from torch import nn
 
 from llmxai import validate
 from llmxai.hooks import HookPoint
+from llmxai.nn.lstm import check_dtype
 
 
 def rnn_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -39,9 +40,11 @@ class RNNCell(nn.Module):
     def forward(self, x, h=None):
         validate.tensor(x, "x", ndim=2, floating=True)
         validate.same_size(self.input_size, x.shape[1], "x: input size")
+        check_dtype(x, self.weight_ih, "x")
         if h is None:
             h = x.new_zeros(x.shape[0], self.hidden_size)
         validate.tensor(h, "h", ndim=2, floating=True)
+        check_dtype(h, self.weight_ih, "h")
         if tuple(h.shape) != (x.shape[0], self.hidden_size):
             raise ValueError(f"h: expected shape {(x.shape[0], self.hidden_size)}, got {tuple(h.shape)}")
         return rnn_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
@@ -78,6 +81,7 @@ class RNN(nn.Module):
     def forward(self, x, h_0=None):
         validate.tensor(x, "x", ndim=3, floating=True)
         validate.same_size(self.input_size, x.shape[2], "x: input size (last dimension)")
+        check_dtype(x, self.weight_ih_l0, "x")
         xs = x.transpose(0, 1) if self.batch_first else x  # (T, B, in)
         T, B = xs.shape[:2]
         if T == 0 or B == 0:
@@ -86,6 +90,7 @@ class RNN(nn.Module):
             h = xs.new_zeros(B, self.hidden_size)
         else:
             validate.tensor(h_0, "h_0", ndim=3, floating=True)
+            check_dtype(h_0, self.weight_ih_l0, "h_0")
             if tuple(h_0.shape) != (1, B, self.hidden_size):
                 raise ValueError(f"h_0: expected shape {(1, B, self.hidden_size)}, got {tuple(h_0.shape)}")
             h = h_0[0]
