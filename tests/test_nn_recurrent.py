@@ -212,6 +212,7 @@ def test_lstm_bad_input_is_named(call, error, text):
         (lambda: LSTMCell(3, 4)(torch.tensor([[1.0, float("nan"), 0.0]])), ValueError, "NaN"),
         (lambda: RNN(3, 4)(torch.randn(5, 2, 3, dtype=F64)), TypeError, "dtype"),
         (lambda: LSTMCell(3, 4)(torch.randn(2, 3, dtype=F64)), TypeError, "dtype"),
+        (lambda: LSTMCell(3, 4)(torch.randn(2, 3), torch.zeros(2, 4)), TypeError, "pair"),
         (lambda: LSTM(0, 4), ValueError, "input_size"),
         (lambda: LSTM(3, 4, num_layers=1.5), TypeError, "num_layers"),
         (lambda: LSTM.from_torch(nn.GRU(3, 4)), TypeError, "nn.LSTM"),

@@ -28,7 +28,7 @@ from llmxai.hooks import HookPoint
 
 
 def lstm_step(gx, h, c, w_hh_t):
-    """One step given the precomputed input part ``gx (B, 4H)``; returns ``(h, c, gates (B, 4H))``."""
+    """One step given the precomputed input part ``gx (B, 4H)``; returns ``h, c`` and the gates ``(i, f, g, o)``."""
     z = torch.addmm(gx, h, w_hh_t)  # (B, 4H): W_ih x_t + b + W_hh h_{t-1}
     H = h.shape[-1]
     s = torch.sigmoid(z)  # (B, 4H): only the i, f, o blocks are used
@@ -170,6 +170,8 @@ class LSTMCell(nn.Module):
         if hx is None:
             h = c = x.new_zeros(B, H)
         else:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"hx: expected a pair (h, c), got {type(hx).__name__}")
             h, c = hx
             for name, t in (("h", h), ("c", c)):
                 validate.tensor(t, name, ndim=2, floating=True)
