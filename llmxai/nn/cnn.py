@@ -57,7 +57,8 @@ class TextCNN(nn.Module):
 
     def __init__(self, vocab_size, n_classes, d_emb, n_filters, kernel_sizes=(2, 3, 4)):
         super().__init__()
-        for name, v in (("vocab_size", vocab_size), ("n_classes", n_classes), ("d_emb", d_emb), ("n_filters", n_filters)):
+        sizes = {"vocab_size": vocab_size, "n_classes": n_classes, "d_emb": d_emb, "n_filters": n_filters}
+        for name, v in sizes.items():
             validate.positive_int(v, name)
         kernel_sizes = tuple(kernel_sizes)
         if not kernel_sizes:

@@ -259,7 +259,7 @@ class LSTM(nn.Module):
             outs = []
             for d, sfx in enumerate(self._suffixes(k)):
                 j = k * self.n_dir + d
-                seq, h_last, c_last = self._direction(layer_in, sfx, h0[j], c0[j], keep, reverse=d == 1, lengths=lengths)
+                seq, h_last, c_last = self._direction(layer_in, sfx, h0[j], c0[j], keep, d == 1, lengths)
                 outs.append(seq)
                 h_n.append(h_last)
                 c_n.append(c_last)

@@ -39,7 +39,8 @@ class Seq2Seq(nn.Module):
         d_attn = d_hidden if d_attn is None else validate.positive_int(d_attn, "d_attn")
         validate.positive_int(pad_id, "pad_id", minimum=0)
         if pad_id >= min(src_vocab, tgt_vocab):
-            raise ValueError(f"pad_id: expected an id in both vocabularies, [0, {min(src_vocab, tgt_vocab)}), got {pad_id}")
+            raise ValueError(f"pad_id: expected an id in both vocabularies, [0, {min(src_vocab, tgt_vocab)}), "
+                             f"got {pad_id}")
         self.src_vocab, self.tgt_vocab, self.pad_id = src_vocab, tgt_vocab, pad_id
         n_dir = 2 if bidirectional else 1
         d_enc = n_dir * d_hidden
