@@ -1,5 +1,7 @@
 """Plotting helpers: one for each kind of picture the book draws."""
 
 from llmxai.viz.heatmap import heatmap
+from llmxai.viz.overlay import overlay
+from llmxai.viz.tokens import TokenHighlight, highlight_tokens
 
-__all__ = ["heatmap"]
+__all__ = ["heatmap", "overlay", "highlight_tokens", "TokenHighlight"]
