@@ -183,6 +183,13 @@ def test_every_method_runs_on_the_image_model(cnn, images):
         assert method(cnn, images, 3).shape == images.shape
 
 
+def test_works_under_no_grad(cnn, images):
+    expected = integrated_gradients(cnn, images, 0, steps=4)
+    with torch.no_grad():
+        torch.testing.assert_close(integrated_gradients(cnn, images, 0, steps=4), expected, **TIGHT)
+        assert not torch.is_grad_enabled()
+
+
 def test_parameter_gradients_are_left_alone(cnn, images):
     integrated_gradients(cnn, images, 0, steps=4)
     assert all(p.grad is None for p in cnn.parameters())

@@ -141,6 +141,17 @@ def test_hooks_removed_and_mode_restored_after_an_exception():
     with pytest.warns(UserWarning, match="training mode"), pytest.raises(RuntimeError, match="boom"):
         grad_cam(model, torch.randn(1, 1, 5, 5), 0, "conv")
     assert not model.conv._forward_hooks and model.training and model.drop.training
+    assert torch.is_grad_enabled()  # grad_cam switches autograd off below the layer; it must come back on
+    with torch.no_grad(), pytest.warns(UserWarning), pytest.raises(RuntimeError):
+        grad_cam(model, torch.randn(1, 1, 5, 5), 0, "conv")
+    assert torch.is_grad_enabled()
+
+
+def test_works_under_no_grad_and_leaves_grad_mode(cnn, images):
+    expected = grad_cam(cnn, images, 1, "3")
+    with torch.no_grad():
+        torch.testing.assert_close(grad_cam(cnn, images, 1, "3"), expected, **TIGHT)
+        assert not torch.is_grad_enabled()
 
 
 def test_bad_input(cnn, images):

@@ -63,15 +63,18 @@ def grad_cam(model, inputs, target, layer, *, relu=True, resize=False, channel_d
     def swap_in_leaf(mod, args, out):
         first = out[0] if isinstance(out, tuple) else out
         validate.tensor(first, f"output of layer {name!r}", min_ndim=3, floating=True, finite=False)
-        # A fresh leaf gives dy/dA without building the graph below the layer.
+        # dy/dA needs only the graph above the layer: the forward runs without autograd up to
+        # here, and from here on records, starting at a fresh leaf that stands for A.
+        torch.set_grad_enabled(True)
         A = first.detach().requires_grad_(True)
         captured.append(A)
+        # clone: an in-place op downstream (ReLU(inplace=True)) must not write into the leaf
         return (A.clone(),) + tuple(out[1:]) if isinstance(out, tuple) else A.clone()
 
     with eval_mode(model):
         handle = module.register_forward_hook(swap_in_leaf)
         try:
-            with torch.enable_grad():
+            with torch.no_grad():  # restores the caller's grad mode on exit, even after an error
                 y = select_target(model(inputs, **forward_kwargs), target)  # (B,)
                 if len(captured) != 1:
                     raise ValueError(f"layer {name!r} ran {len(captured)} times in one forward pass; "

@@ -113,7 +113,8 @@ def attention_flow(model, ids, *, head_fusion="mean", residual=0.5, **forward_kw
     (layer, position) and edge capacities ``A'_l[i, j]`` from position j below to i above.
     It costs T^2 max-flow problems on (n_layers + 1) T nodes: meant for short sequences.
     """
-    A = _fused(attention_maps(model, ids, **forward_kwargs), head_fusion, residual).double().cpu()
+    maps = attention_maps(model, ids, **forward_kwargs)
+    A = _fused(maps, head_fusion, residual).double().cpu()
     L, B, T, _ = A.shape
     N = (L + 1) * T
     flow = torch.zeros(B, T, T, dtype=torch.float64)
@@ -125,7 +126,7 @@ def attention_flow(model, ids, *, head_fusion="mean", residual=0.5, **forward_kw
         for i in range(T):
             for j in range(T):
                 flow[b, i, j] = max_flow(cap, j, L * T + i)
-    return flow.to(A.dtype)
+    return flow.to(device=maps.device, dtype=maps.dtype)
 
 
 def attention_x_gradient(model, ids, target, *, names=None, **forward_kwargs):
