@@ -14,10 +14,13 @@ POSITIVE = (214, 39, 40)
 NEGATIVE = (31, 119, 180)
 
 
+def _alpha(score, scale):
+    return min(abs(score) / scale, 1.0) if scale > 0 else 0.0
+
+
 def _colour(score, scale):
     r, g, b = POSITIVE if score >= 0 else NEGATIVE
-    alpha = min(abs(score) / scale, 1.0) if scale > 0 else 0.0
-    return f"rgba({r}, {g}, {b}, {alpha:.3f})"
+    return f"rgba({r}, {g}, {b}, {_alpha(score, scale):.3f})"
 
 
 class TokenHighlight:
@@ -53,7 +56,8 @@ def highlight_tokens(tokens, scores, *, max_abs=None, title=None, fmt="{:+.3f}")
     for token, score in zip(tokens, s):
         spans.append(
             f'<span title="{html.escape(fmt.format(score))}" style="background-color: {_colour(score, scale)}; '
-            f'padding: 0.1em 0.25em; margin: 0 0.1em; border-radius: 0.25em; color: #111; '
+            f'padding: 0.1em 0.25em; margin: 0 0.1em; border-radius: 0.25em; '
+            f'color: {"#fff" if _alpha(score, scale) > 0.6 else "#111"}; '
             f'white-space: pre-wrap; line-height: 2;">{html.escape(str(token))}</span>')
     neg, pos = _colour(-scale, scale), _colour(scale, scale)
     legend = (f'<div style="font-size: 0.8em; color: #444; margin-top: 0.4em; display: flex; align-items: center; '
