@@ -112,6 +112,15 @@ def test_attention_x_gradient_per_layer_oracle(model):
     assert got.abs().sum() > 0
 
 
+def test_hooks_removed_after_an_exception(model):
+    def explode(out):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        attention_x_gradient(model, ids_batch(), explode)
+    assert not any(m._forward_hooks for m in model.modules())
+
+
 def test_attention_methods_restore_training_mode(model):
     model.train()
     with pytest.warns(UserWarning, match="training mode"):
