@@ -34,14 +34,14 @@ def gradient_x_input(model, inputs, target, **forward_kwargs):
         return gradient(p, p.x, target) * p.x
 
 
-def _stacked_gradients(p, points, target, internal_batch_size):
-    """Gradients at ``points`` (n, B, ...) in chunks of at most ``internal_batch_size`` rows."""
-    n, B = points.shape[:2]
+def _stacked_gradients(p, points, n, target, internal_batch_size):
+    """Gradients at ``points(start, stop)`` (k, B, ...) for n points, at most ``internal_batch_size`` rows a pass."""
+    B = p.B
     per_chunk = n if internal_batch_size is None else max(1, validate.positive_int(
         internal_batch_size, "internal_batch_size") // B)
     grads = []
     for start in range(0, n, per_chunk):
-        chunk = points[start:start + per_chunk]  # (k, B, ...)
+        chunk = points(start, min(start + per_chunk, n))  # (k, B, ...)
         k = chunk.shape[0]
         grads.append(gradient(p, chunk.reshape(k * B, *chunk.shape[2:]), target, times=k).reshape(chunk.shape))
     return torch.cat(grads)  # (n, B, ...)
@@ -65,8 +65,8 @@ def smoothgrad(model, inputs, target, *, n_samples=25, noise_level=0.15, seed=0,
         spread = (flat.max(1).values - flat.min(1).values).reshape(-1, *[1] * (x.dim() - 1))  # (B, 1, ...)
         g = torch.Generator(device=x.device).manual_seed(seed)
         noise = torch.randn((n_samples, *x.shape), generator=g, device=x.device, dtype=x.dtype)
-        points = x + noise * (noise_level * spread)  # (n_samples, B, ...)
-        return _stacked_gradients(p, points, target, internal_batch_size).mean(0)
+        noisy = lambda start, stop: x + noise[start:stop] * (noise_level * spread)  # (k, B, ...)
+        return _stacked_gradients(p, noisy, n_samples, target, internal_batch_size).mean(0)
 
 
 def quadrature(steps, method):
@@ -109,8 +109,8 @@ def integrated_gradients(model, inputs, target, baseline=None, steps=50, method=
         x, x0 = p.x, p.baseline(baseline)
         shape = (-1, *[1] * x.dim())
         alphas, weights = alphas.to(x.device, x.dtype).reshape(shape), weights.to(x.device, x.dtype).reshape(shape)
-        points = x0 + alphas * (x - x0)  # (steps, B, ...)
-        grads = _stacked_gradients(p, points, target, internal_batch_size)
+        on_path = lambda start, stop: x0 + alphas[start:stop] * (x - x0)  # (k, B, ...)
+        grads = _stacked_gradients(p, on_path, steps, target, internal_batch_size)
         attributions = (x - x0) * (weights * grads).sum(0)
         if not return_gap:
             return attributions
