@@ -1,4 +1,11 @@
-"""Explanation methods, one call shape: ``method(model, inputs, target, **options)``."""
+"""Explanation methods, one call shape: ``method(model, inputs, target, **options)``.
+
+``inputs`` are float tensors (attributions come back shaped like them) or, for text models,
+``(B, T)`` token ids (attributions come back shaped like ``model.embed(ids)``; sum them to
+per-token scores with :func:`token_scores`). ``target``: see :mod:`llmxai.explain.targets`.
+A model in training mode is explained in eval mode for the call, with a warning, and put
+back in training mode afterwards.
+"""
 
 # Common plumbing, gradient methods, Grad-CAM and attention-based methods.
 from llmxai.explain._inputs import token_scores

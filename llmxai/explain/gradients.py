@@ -98,8 +98,8 @@ def integrated_gradients(model, inputs, target, baseline=None, steps=50, method=
     Sundararajan, Taly & Yan 2017, "Axiomatic attribution for deep networks", ICML,
     arXiv 1703.01365, eq. 1; the integral is approximated by ``method`` with ``steps`` nodes
     (the paper's eq. 3 is ``riemann_right``). ``baseline`` x' is None/'zero', 'pad' (the
-    embedding of the padding token, for text) or a tensor shaped like the input (or like one
-    example). All steps run as one batch unless ``internal_batch_size`` caps the rows per
+    embedding of the padding token, for text) or a tensor shaped like the input or like one
+    example (for text also baseline token ids, which are embedded). All steps run as one batch unless ``internal_batch_size`` caps the rows per
     forward pass. With ``return_gap=True`` also returns the completeness gap
     ``sum(IG) - (F(x) - F(x'))`` per example, which tends to 0 as ``steps`` grows.
     """
