@@ -115,7 +115,13 @@ def gradient(prepared, x, target, times=1):
     return grad
 
 
-def token_scores(attributions):
-    """Sum an embedding attribution ``(B, T, d_model)`` over ``d_model``: one score per token."""
+def token_scores(attributions, how="sum"):
+    """One score per token from an embedding attribution ``(B, T, d_model)``: its sum over ``d_model``.
+
+    The sum suits attributions that add up to an output change (gradient x input, IG). A raw
+    gradient's sum can vanish (a LayerNorm on the embedding makes the gradient orthogonal to
+    the all-ones vector), so for saliency and SmoothGrad ``how='norm'`` gives the L2 norm.
+    """
     validate.tensor(attributions, "attributions", ndim=(2, 3), floating=True, finite=False)
-    return attributions.sum(-1)
+    validate.choice(how, "how", {"sum", "norm"})
+    return attributions.sum(-1) if how == "sum" else attributions.norm(dim=-1)
