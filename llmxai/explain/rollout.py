@@ -132,8 +132,9 @@ def attention_flow(model, ids, *, head_fusion="mean", residual=0.5, **forward_kw
 def attention_x_gradient(model, ids, target, *, names=None, **forward_kwargs):
     """Attention weights times the target's gradient with respect to them: ``(n_layers, B, n_heads, T, T)``.
 
-    ``A * dy/dA`` per layer and head, the attention-weight analogue of gradient x input
-    (used e.g. by Chefer, Gur & Wolf 2021, CVPR, arXiv 2012.09838, before head averaging).
+    ``A * dy/dA`` per layer and head, the attention-weight analogue of gradient x input; Chefer,
+    Gur & Wolf 2021 ("Generic attention-model explainability", ICCV, arXiv 2103.15679) keep its
+    positive part and average it over heads before rolling it out.
     """
     validate.tensor(ids, "ids", ndim=2, floating=False)
     names = _pattern_names(model, names)
