@@ -51,8 +51,8 @@ def _fused(maps, head_fusion, residual):
 def attention_rollout(model, ids, *, head_fusion="mean", residual=0.5, **forward_kwargs):
     """Attention rollout ``R = A'_L ... A'_2 A'_1``: ``(B, T, T)``, row i = how output i mixes input tokens.
 
-    Abnar & Zuidema 2020, "Quantifying attention flow in transformers", ACL, arXiv 2005.00928,
-    sec. 3: the residual connection is modelled as ``A' = 0.5 A + 0.5 I`` (``residual=0.5``),
+    Abnar & Zuidema 2020, "Quantifying attention flow in transformers", ACL, arXiv 2005.00928:
+    the residual connection is modelled as ``A' = 0.5 A + 0.5 I`` (``residual=0.5``),
     rows renormalised, and the layers' matrices multiplied.
     """
     A = _fused(attention_maps(model, ids, **forward_kwargs), head_fusion, residual)
@@ -109,7 +109,7 @@ def max_flow(capacity, source, sink):
 def attention_flow(model, ids, *, head_fusion="mean", residual=0.5, **forward_kwargs):
     """Attention flow: ``(B, T, T)``, entry [b, i, j] = max flow from input token j to output position i.
 
-    Abnar & Zuidema 2020 (arXiv 2005.00928), sec. 4: a layered graph with one node per
+    Abnar & Zuidema 2020 (arXiv 2005.00928): a layered graph with one node per
     (layer, position) and edge capacities ``A'_l[i, j]`` from position j below to i above.
     It costs T^2 max-flow problems on (n_layers + 1) T nodes: meant for short sequences.
     """
