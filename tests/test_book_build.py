@@ -138,9 +138,11 @@ _PAGE_FACTS = """() => ({
 
 @pytest.fixture(scope="module")
 def visited(server, browser):
-    """Open every page once; return {page path: facts} and the list of foreign requests."""
-    foreign = []
+    """Open every page once; return {page path: facts}, foreign requests, failed local requests."""
+    foreign, failed = [], []
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    context.on("requestfailed", lambda r: None if r.url in foreign else failed.append(f"failed {r.url}"))
 
     def route(r):
         host = urlparse(r.request.url)
@@ -171,21 +173,27 @@ def visited(server, browser):
         facts[rel] = info
         page.close()
     context.close()
-    return facts, foreign
+    return facts, foreign, failed
 
 
 def test_every_page_was_opened(visited):
-    facts, _ = visited
+    facts, _, _ = visited
     assert "book/attention.html" in facts and "index.html" in facts
 
 
 def test_no_request_leaves_the_machine(visited):
-    _, foreign = visited
+    _, foreign, _ = visited
     assert not foreign, "pages requested other hosts:\n" + "\n".join(sorted(set(foreign)))
 
 
+def test_every_local_request_succeeds(visited):
+    """Scripts, styles, MathJax's fonts and images all come back from the local server."""
+    _, _, failed = visited
+    assert not failed, "requests that failed:\n" + "\n".join(sorted(set(failed)))
+
+
 def test_math_is_typeset(visited):
-    facts, _ = visited
+    facts, _, _ = visited
     assert facts["book/attention.html"]["math"] > 20, "the attention chapter should be full of math"
     for rel, info in facts.items():
         if info["math"]:
@@ -197,14 +205,14 @@ def test_math_is_typeset(visited):
 
 
 def test_every_image_loads(visited):
-    facts, _ = visited
+    facts, _, _ = visited
     assert facts["book/attention.html"]["images"] >= 3, "the attention chapter has at least three figures"
     for rel, info in facts.items():
         assert not info["brokenImages"], f"{rel}: images that did not load: {info['brokenImages']}"
 
 
 def test_every_internal_link_resolves(visited, server):
-    facts, _ = visited
+    facts, _, _ = visited
     broken = []
     for rel, info in facts.items():
         base = info["url"]
