@@ -1,4 +1,8 @@
-"""SymPy derivations that the chapters display and the tests check against numerics."""
+"""SymPy derivations that the chapters display and the tests check against numerics.
+
+One module per topic (``attention``, ``losses``, ``vae``); the loss and VAE derivations are
+also importable from here.
+"""
 
 from llmxai.derive.losses import (
     linear_regression_step_symbolic,
