@@ -59,21 +59,63 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
         raise ValueError(
             f"q, k, v: expected batch dimensions that broadcast, got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
         ) from None
-    d_k = q.shape[-1]
-    scale = 1.0 / math.sqrt(d_k) if scale is None else float(scale)
-
-    scores = (q @ k.transpose(-2, -1)) * scale  # (..., Tq, Tk)
-    if mask is not None:
-        scores = _apply_mask(scores, mask)
-    weights = _masked_softmax(scores)
+    scores = attention_scores(q, k, mask, scale)  # (..., Tq, Tk)
+    weights = masked_softmax(scores)
     return weights @ v, weights  # (..., Tq, d_v), (..., Tq, Tk)
 
 
-def _apply_mask(scores, mask):
+def attention_scores(q, k, mask=None, scale=None):
+    """Scaled, masked scores ``q k^T * scale`` of shape ``(..., Tq, Tk)``, before the softmax.
+
+    ``scale`` defaults to ``1/sqrt(d_k)`` (Vaswani et al. 2017, sec. 3.2.1); blocked
+    entries are ``-inf``. The mask follows :func:`scaled_dot_product_attention`.
+    Inputs are assumed checked by the caller.
+    """
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    # The matmul's output is not needed by its backward, so scaling and masking it in
+    # place is safe under autograd and saves two passes over the (Tq, Tk) scores.
+    scores = (q @ k.transpose(-2, -1)).mul_(scale)  # (..., Tq, Tk)
+    if mask is None:
+        return scores
+    mask = _check_mask(mask, scores)
+    if mask.dtype == torch.bool:
+        return scores.masked_fill_(~mask, float("-inf"))
+    return scores.add_(mask.to(scores.dtype))
+
+
+def masked_softmax(scores):
+    """Softmax over the last axis, ``p_j = exp(s_j - m) / sum_k exp(s_k - m)`` with ``m = max_k s_k``.
+
+    Stable (the row maximum is subtracted), and a row whose scores are all ``-inf``
+    maps to zeros with zero gradient. Its backward is the softmax vector-Jacobian
+    product ``ds = p * (dp - sum_j dp_j p_j)``, written out by hand so that the
+    intermediate ``exp`` need not be stored; it is itself differentiable.
+    """
+    return _MaskedSoftmax.apply(scores)
+
+
+class _MaskedSoftmax(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, scores):
+        row_max = scores.amax(dim=-1, keepdim=True)
+        row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
+        p = scores - row_max
+        p.exp_()
+        total = p.sum(dim=-1, keepdim=True)
+        p.div_(torch.where(total > 0, total, torch.ones_like(total)))
+        ctx.save_for_backward(p)
+        return p
+
+    @staticmethod
+    def backward(ctx, dp):
+        (p,) = ctx.saved_tensors
+        return p * (dp - (dp * p).sum(dim=-1, keepdim=True))
+
+
+def _check_mask(mask, scores):
     if not isinstance(mask, torch.Tensor):
         raise TypeError(f"mask: expected a bool or float tensor, got {type(mask).__name__}")
     try:
-        torch.broadcast_shapes(mask.shape, scores.shape)
         fits = torch.broadcast_shapes(mask.shape, scores.shape) == scores.shape
     except RuntimeError:
         fits = False
@@ -83,20 +125,9 @@ def _apply_mask(scores, mask):
             f"got {tuple(mask.shape)}"
         )
     if mask.dtype == torch.bool:
-        return scores.masked_fill(~mask, float("-inf"))
+        return mask
     if mask.is_floating_point():
         if bool(torch.isnan(mask).any()):
             raise ValueError("mask: expected no NaN in an additive float mask")
-        return scores + mask.to(scores.dtype)
+        return mask
     raise TypeError(f"mask: expected dtype torch.bool or a float dtype, got {mask.dtype}")
-
-
-def _masked_softmax(scores):
-    """Softmax over the last axis, stable, with all-blocked rows mapped to zeros."""
-    row_max = scores.amax(dim=-1, keepdim=True)
-    # Subtracting the row maximum keeps exp() from overflowing; it is a constant per
-    # row, so it changes nothing mathematically (and needs no gradient).
-    row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max)).detach()
-    e = torch.exp(scores - row_max)
-    total = e.sum(dim=-1, keepdim=True)
-    return e / torch.where(total > 0, total, torch.ones_like(total))
