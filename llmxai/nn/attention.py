@@ -72,9 +72,9 @@ def attention_scores(q, k, mask=None, scale=None):
     Inputs are assumed checked by the caller.
     """
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    # The matmul's output is not needed by its backward, so scaling and masking it in
-    # place is safe under autograd and saves two passes over the (Tq, Tk) scores.
-    scores = (q @ k.transpose(-2, -1)).mul_(scale)  # (..., Tq, Tk)
+    # Scaling q (Tq x d_k numbers) instead of the scores (Tq x Tk) saves a pass; the
+    # matmul's output is not needed by its backward, so masking it in place is safe.
+    scores = (q * scale) @ k.transpose(-2, -1)  # (..., Tq, Tk)
     if mask is None:
         return scores
     mask = _check_mask(mask, scores)
@@ -109,7 +109,8 @@ class _MaskedSoftmax(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dp):
         (p,) = ctx.saved_tensors
-        return p * (dp - (dp * p).sum(dim=-1, keepdim=True))
+        ds = dp * p  # (..., Tk)
+        return ds.addcmul_(p, ds.sum(dim=-1, keepdim=True), value=-1)  # p*dp - p*(sum_j dp_j p_j)
 
 
 def _check_mask(mask, scores):
