@@ -339,6 +339,11 @@ X = randn(2, 5, 12, grad=False)
         (lambda: CLF(ids(low=1), torch.tensor([3, 8])), ValueError, "lengths"),
         (lambda: CLF(ids(low=1), torch.tensor([3.0, 2.0])), TypeError, "integer"),
         (lambda: TransformerClassifier(10, 1), ValueError, "n_classes"),
+        (lambda: masked_softmax(torch.tensor([1.0, float("nan")])), ValueError, "NaN"),
+        (lambda: masked_softmax(torch.tensor([1.0, float("inf")])), ValueError, r"\+inf"),
+        (lambda: masked_softmax(torch.ones(3, 0)), ValueError, "at least one key"),
+        (lambda: masked_softmax(torch.ones(3, dtype=torch.long)), TypeError, "floating"),
+        (lambda: run_with_patches(MHA, X, X, X, patches={"hook_scores": lambda s: s * float("nan")}), ValueError, "NaN"),
     ],
 )
 def test_bad_input_is_named(call, error, text):

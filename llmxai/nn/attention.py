@@ -39,27 +39,15 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     zero and its output is the zero vector (softmax of an all ``-inf`` row would be
     NaN; we define it as zero, and its gradient as zero, instead).
     """
-    for name, t in (("q", q), ("k", k), ("v", v)):
-        validate.tensor(t, name, min_ndim=2, floating=True)
-    if not (q.dtype == k.dtype == v.dtype):
+    validate.tensor(v, "v", min_ndim=2, floating=True)
+    scores = attention_scores(q, k, mask, scale)  # (..., Tq, Tk)
+    if v.dtype != q.dtype:
         raise TypeError(f"q, k, v: expected one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"q and k: expected the same feature size d_k, got q (..., {q.shape[-1]}) and k (..., {k.shape[-1]})"
-        )
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(
             f"k and v: expected the same number of keys Tk, got k with {k.shape[-2]} and v with {v.shape[-2]}"
         )
-    if q.shape[-1] == 0 or k.shape[-2] == 0:
-        raise ValueError(f"expected d_k >= 1 and at least one key, got q {tuple(q.shape)} and k {tuple(k.shape)}")
-    try:
-        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError:
-        raise ValueError(
-            f"q, k, v: expected batch dimensions that broadcast, got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
-        ) from None
-    scores = attention_scores(q, k, mask, scale)  # (..., Tq, Tk)
+    _check_batch(q, k, v)
     weights = masked_softmax(scores)
     return weights @ v, weights  # (..., Tq, d_v), (..., Tq, Tk)
 
@@ -69,8 +57,18 @@ def attention_scores(q, k, mask=None, scale=None):
 
     ``scale`` defaults to ``1/sqrt(d_k)`` (Vaswani et al. 2017, sec. 3.2.1); blocked
     entries are ``-inf``. The mask follows :func:`scaled_dot_product_attention`.
-    Inputs are assumed checked by the caller.
     """
+    for name, t in (("q", q), ("k", k)):
+        validate.tensor(t, name, min_ndim=2, floating=True)
+    if q.dtype != k.dtype:
+        raise TypeError(f"q, k: expected one dtype, got {q.dtype}, {k.dtype}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k: expected the same feature size d_k, got q (..., {q.shape[-1]}) and k (..., {k.shape[-1]})"
+        )
+    if q.shape[-1] == 0 or k.shape[-2] == 0:
+        raise ValueError(f"expected d_k >= 1 and at least one key, got q {tuple(q.shape)} and k {tuple(k.shape)}")
+    _check_batch(q, k)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     # Scaling q (Tq x d_k numbers) instead of the scores (Tq x Tk) saves a pass; the
     # matmul's output is not needed by its backward, so masking it in place is safe.
@@ -91,6 +89,9 @@ def masked_softmax(scores):
     product ``ds = p * (dp - sum_j dp_j p_j)``, written out by hand so that the
     intermediate ``exp`` need not be stored; it is itself differentiable.
     """
+    validate.tensor(scores, "scores", min_ndim=1, floating=True, finite=False)
+    if scores.shape[-1] == 0:
+        raise ValueError(f"scores: expected at least one key (last axis), got shape {tuple(scores.shape)}")
     return _MaskedSoftmax.apply(scores)
 
 
@@ -98,6 +99,9 @@ class _MaskedSoftmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, scores):
         row_max = scores.amax(dim=-1, keepdim=True)
+        # The row maxima expose NaN and +inf (which -inf masking never produces) for free.
+        if not bool(row_max.nan_to_num(neginf=0.0).isfinite().all()):
+            raise ValueError("scores: expected finite values or -inf (blocked), got NaN or +inf")
         row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
         p = scores - row_max
         p.exp_()
@@ -111,6 +115,14 @@ class _MaskedSoftmax(torch.autograd.Function):
         (p,) = ctx.saved_tensors
         ds = dp * p  # (..., Tk)
         return ds.addcmul_(p, ds.sum(dim=-1, keepdim=True), value=-1)  # p*dp - p*(sum_j dp_j p_j)
+
+
+def _check_batch(*ts):
+    try:
+        torch.broadcast_shapes(*(t.shape[:-2] for t in ts))
+    except RuntimeError:
+        shapes = ", ".join(str(tuple(t.shape)) for t in ts)
+        raise ValueError(f"q, k, v: expected batch dimensions that broadcast, got {shapes}") from None
 
 
 def _check_mask(mask, scores):
