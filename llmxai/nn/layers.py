@@ -24,12 +24,12 @@ class LayerNorm(nn.Module):
     """Normalise each feature vector to zero mean and unit variance, then scale and shift.
 
     ``y = (x - mu) / sqrt(sigma^2 + eps) * weight + bias``, with ``mu`` and the biased
-    variance ``sigma^2`` taken over the last axis (Ba, Kiros and Hinton 2016,
-    arXiv:1607.06450, eq. 4). Parameters carry ``nn.LayerNorm``'s names.
+    variance ``sigma^2`` taken over the last axis (Ba, Kiros and Hinton 2016, "Layer
+    Normalization", arXiv:1607.06450, sec. 3). Parameters carry ``nn.LayerNorm``'s names.
 
     ``detach_scale``: when True, ``sqrt(sigma^2 + eps)`` is treated as a constant in the
     backward pass (the forward value is unchanged), which makes the layer linear in
-    ``x`` for gradient-based relevance (Ali et al. 2022, arXiv:2202.07304).
+    ``x`` for gradient-based relevance (Ali et al. 2022, ICML, arXiv:2202.07304).
     """
 
     def __init__(self, d, eps=1e-5):

@@ -1,8 +1,10 @@
 """Pre-LN Transformer block, an encoder classifier and a decoder-only language model (a tiny GPT).
 
-Vaswani et al. 2017 (arXiv:1706.03762) for the block; the normalisation placed before
-each sub-layer follows Xiong et al. 2020 (arXiv:2002.04745); the decoder-only LM with
-learned positions and a final LayerNorm follows Radford et al. 2019 (GPT-2).
+Vaswani et al. 2017, "Attention Is All You Need" (NeurIPS, arXiv:1706.03762) for the block;
+the normalisation placed before each sub-layer follows Xiong et al. 2020, "On Layer
+Normalization in the Transformer Architecture" (ICML, arXiv:2002.04745); the decoder-only LM
+with learned positions and a final LayerNorm follows Radford et al. 2019, "Language Models
+are Unsupervised Multitask Learners" (GPT-2, OpenAI report).
 """
 
 import torch
