@@ -242,12 +242,12 @@ def test_gpt_overfits_a_repeated_sequence_and_generates_it():
     model = GPT(vocab_size=8, d_model=32, n_heads=2, n_layers=2, d_ff=64, max_len=16)
     seq = torch.tensor([[1, 5, 2, 7, 3, 6, 4] * 2 + [1, 5]])  # (1, 16)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(120):
+    for _ in range(60):
         loss = F.cross_entropy(model(seq[:, :-1]).flatten(0, 1), seq[0, 1:])
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert loss.item() < 0.05
+    assert loss.item() < 0.01
     assert torch.equal(model.generate(seq[:, :3], 10, temperature=0), seq[:, :13])
 
 
@@ -313,6 +313,7 @@ X = randn(2, 5, 12, grad=False)
         (lambda: MHA(X.float(), X, X), TypeError, "float64"),
         (lambda: MHA(X.long(), X, X), TypeError, "floating"),
         (lambda: MHA(X * float("nan"), X, X), ValueError, "NaN"),
+        (lambda: MHA(X, X, X / 0.0), ValueError, "infinity"),
         (lambda: MHA(X[:, :0], X, X), ValueError, "at least one"),
         (lambda: MHA(X, X, X, key_padding_mask=torch.zeros(2, 4, dtype=torch.bool)), ValueError, "key_padding_mask"),
         (lambda: MHA(X, X, X, attn_mask=torch.zeros(5, 5, dtype=torch.long)), TypeError, "attn_mask"),

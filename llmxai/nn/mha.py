@@ -38,7 +38,11 @@ class MultiHeadAttention(nn.Module):
 
     @classmethod
     def from_torch(cls, module):
-        """Copy the weights of an ``nn.MultiheadAttention`` with ``kdim = vdim = embed_dim``."""
+        """Copy the weights of an ``nn.MultiheadAttention`` with ``kdim = vdim = embed_dim``.
+
+        Ours is always batch first: for a torch module with ``batch_first=False``, pass
+        ``(B, T, d_model)`` here where torch takes ``(T, B, d_model)``.
+        """
         if not isinstance(module, nn.MultiheadAttention):
             raise TypeError(f"module: expected nn.MultiheadAttention, got {type(module).__name__}")
         if not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn:
