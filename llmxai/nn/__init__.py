@@ -1,27 +1,26 @@
 """Models and layers written from tensor operations."""
 
 from llmxai.nn.additive import AdditiveAttention
-from llmxai.nn.attention import causal_mask, padding_mask, scaled_dot_product_attention
+from llmxai.nn.attention import (
+    attention_scores,
+    causal_mask,
+    masked_softmax,
+    padding_mask,
+    scaled_dot_product_attention,
+)
 from llmxai.nn.cnn import DigitsCNN, TextCNN
 from llmxai.nn.embedding import Embedding, one_hot
+from llmxai.nn.layers import FeedForward, LayerNorm, gelu
 from llmxai.nn.lstm import LSTM, LSTMCell
 from llmxai.nn.lstm_classifier import LSTMAttentionClassifier
+from llmxai.nn.mha import MultiHeadAttention
 from llmxai.nn.rnn import RNN, RNNCell
 from llmxai.nn.seq2seq import Seq2Seq
+from llmxai.nn.transformer import GPT, TransformerBlock, TransformerClassifier
 
 __all__ = [
-    "AdditiveAttention",
-    "DigitsCNN",
-    "Embedding",
-    "LSTM",
-    "LSTMAttentionClassifier",
-    "LSTMCell",
-    "RNN",
-    "RNNCell",
-    "Seq2Seq",
-    "TextCNN",
-    "causal_mask",
-    "one_hot",
-    "padding_mask",
-    "scaled_dot_product_attention",
+    "AdditiveAttention", "DigitsCNN", "Embedding", "FeedForward", "GPT", "LSTM", "LSTMAttentionClassifier",
+    "LSTMCell", "LayerNorm", "MultiHeadAttention", "RNN", "RNNCell", "Seq2Seq", "TextCNN", "TransformerBlock",
+    "TransformerClassifier", "attention_scores", "causal_mask", "gelu", "masked_softmax", "one_hot",
+    "padding_mask", "scaled_dot_product_attention",
 ]
