@@ -111,6 +111,16 @@ def _sentence(rng, p_negation, p_intensifier, p_contrast):
     return SentimentExample(tuple(tokens), label, tuple(rationale), tuple(roles))
 
 
+def sentence_count(p_negation=0.3, p_intensifier=0.3, p_contrast=0.25):
+    """How many distinct sentences the grammar can write at these rates."""
+    negations = 1 if p_negation == 0 else len(NEGATORS) + (p_negation < 1)
+    intensities = 1 if p_intensifier == 0 else len(INTENSIFIERS) + (p_intensifier < 1)
+    # Given the clause polarity and whether it is negated, the adjective list is fixed.
+    clause = len(DETERMINERS) * len(NOUNS) * len(VERBS) * negations * intensities * len(POSITIVE)
+    bodies = clause * (p_contrast < 1) + clause * clause * (p_contrast > 0)
+    return len(LABELS) * len(OPENERS) * len(CLOSERS) * bodies
+
+
 def generate_sentiment(n, seed=0, *, p_negation=0.3, p_intensifier=0.3, p_contrast=0.25, distinct=True):
     """``n`` sentiment sentences, the same ones for the same ``seed``.
 
@@ -122,10 +132,17 @@ def generate_sentiment(n, seed=0, *, p_negation=0.3, p_intensifier=0.3, p_contra
     p_negation = validate.probability(p_negation, "p_negation")
     p_intensifier = validate.probability(p_intensifier, "p_intensifier")
     p_contrast = validate.probability(p_contrast, "p_contrast")
+    if distinct:
+        space = sentence_count(p_negation, p_intensifier, p_contrast)
+        # Asking for more than half of all sentences would make rejection sampling crawl
+        # (coupon collector); refuse it up front instead.
+        if n > space // 2:
+            raise ValueError(
+                f"n: expected at most {space // 2} distinct sentences (half of the {space} "
+                f"the grammar can write at these rates), got {n}"
+            )
     rng = random.Random(seed)
     examples, seen = [], set()
-    # The sentence space has about 10^7 members at the default rates; a cap on the tries
-    # turns an impossible request (tiny rates, huge n) into an error instead of a hang.
     for _ in range(20 * n + 1000):
         ex = _sentence(rng, p_negation, p_intensifier, p_contrast)
         if distinct:

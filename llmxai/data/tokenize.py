@@ -26,9 +26,10 @@ class Tokenizer:
     """Shared machinery: symbol <-> id tables, encode, decode. Subclasses say how text splits."""
 
     kind = None
+    _str_is_symbols = False  # a str is a sequence of characters, but not a list of words
 
     def __init__(self, symbols):
-        if isinstance(symbols, str):
+        if isinstance(symbols, str) and not self._str_is_symbols:
             raise TypeError(
                 f"symbols: expected an iterable of {self._what()}, got a str; "
                 f"use {type(self).__name__}.from_corpus([text]) to build from text"
@@ -37,7 +38,10 @@ class Tokenizer:
         seen = set()
         for s in symbols:
             if s in SPECIAL_TOKENS:
-                raise ValueError(f"symbols: special tokens {SPECIAL_TOKENS} are added automatically, got {s!r}")
+                raise ValueError(
+                    f"symbols: expected ordinary symbols (the special tokens {SPECIAL_TOKENS} are added "
+                    f"automatically), got {s!r}"
+                )
             self._check_symbol(s)
             if s in seen:
                 raise ValueError(f"symbols: expected distinct symbols, got {s!r} twice")
@@ -151,9 +155,13 @@ class Tokenizer:
 
 
 class CharTokenizer(Tokenizer):
-    """One id per character; ``decode(encode(s)) == s`` for any ``s`` over the vocabulary."""
+    """One id per character; ``decode(encode(s)) == s`` for any ``s`` over the vocabulary.
+
+    ``CharTokenizer("abc")`` takes the characters of a string as its symbols.
+    """
 
     kind = "char"
+    _str_is_symbols = True
 
     @classmethod
     def _what(cls):
