@@ -144,7 +144,7 @@ def fit(model, train, *, loss_fn=None, optimizer=None, lr=None, epochs=None, ste
     validate.seed(seed)
     if target is not None:
         if eval_fn is None:
-            raise ValueError("target: stopping at a target metric needs eval_fn, got eval_fn=None")
+            raise ValueError("eval_fn: expected a callable model -> float to compare with target, got None")
         if isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target):
             raise TypeError(f"target: expected a finite number, got {target!r}")
     if eval_fn is not None and not callable(eval_fn):
