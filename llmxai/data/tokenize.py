@@ -26,6 +26,7 @@ class Tokenizer:
     """Shared machinery: symbol <-> id tables, encode, decode. Subclasses say how text splits."""
 
     kind = None
+    pad_id, unk_id, bos_id, eos_id = PAD_ID, UNK_ID, BOS_ID, EOS_ID
     _str_is_symbols = False  # a str is a sequence of characters, but not a list of words
 
     def __init__(self, symbols):
@@ -79,8 +80,6 @@ class Tokenizer:
 
     def __len__(self):
         return self.vocab_size
-
-    pad_id, unk_id, bos_id, eos_id = PAD_ID, UNK_ID, BOS_ID, EOS_ID
 
     def __eq__(self, other):
         return type(self) is type(other) and self.symbols == other.symbols
