@@ -78,3 +78,21 @@ def choice(value, name, options):
     if value not in options:
         raise ValueError(f"{name}: expected one of {sorted(options)}, got {value!r}")
     return value
+
+
+def seed(value, name="seed"):
+    """Check ``value`` is a usable random seed: an int in ``[0, 2**63)`` (bool refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected an int seed, got {type(value).__name__}")
+    if not 0 <= value < 2**63:
+        raise ValueError(f"{name}: expected a seed in [0, 2**63), got {value}")
+    return value
+
+
+def probability(value, name):
+    """Check ``value`` is a real number in ``[0, 1]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a probability (float), got {type(value).__name__}")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}: expected a probability in [0, 1], got {value}")
+    return float(value)
