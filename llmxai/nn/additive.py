@@ -10,7 +10,7 @@ from torch import nn
 
 from llmxai import validate
 from llmxai.hooks import HookPoint
-from llmxai.nn.attention import _masked_softmax
+from llmxai.nn.attention import masked_softmax
 from llmxai.nn.lstm import check_dtype
 
 
@@ -65,7 +65,7 @@ class AdditiveAttention(nn.Module):
             m = mask if query.dim() == 2 else mask[:, None]
             scores = scores.masked_fill(~m, float("-inf"))
         scores = self.hook_scores(scores)
-        weights = self.hook_weights(_masked_softmax(scores))  # rows sum to one over source positions
+        weights = self.hook_weights(masked_softmax(scores))  # rows sum to one over source positions
         if query.dim() == 3:
             return weights @ keys, weights  # (B, Tq, d_key), (B, Tq, T)
         return (weights[:, None] @ keys).squeeze(1), weights  # (B, d_key), (B, T)

@@ -17,7 +17,7 @@ from torch import nn
 
 from llmxai import validate
 from llmxai.hooks import HookPoint
-from llmxai.nn.attention import _masked_softmax
+from llmxai.nn.attention import masked_softmax
 from llmxai.nn.embedding import Embedding
 from llmxai.nn.lstm import LSTM, check_dtype, check_lengths
 
@@ -71,7 +71,7 @@ class LSTMAttentionClassifier(nn.Module):
             real = torch.arange(E.shape[1], device=E.device)[None] < lengths.to(E.device)[:, None]  # (B, T)
             scores = scores.masked_fill(~real, float("-inf"))
         scores = self.hook_attn_scores(scores)
-        weights = self.hook_attn_weights(_masked_softmax(scores))  # (B, T)
+        weights = self.hook_attn_weights(masked_softmax(scores))  # (B, T)
         pooled = self.hook_pooled((weights[:, None] @ Hs).squeeze(1))  # (B, d_out)
         return self.head(pooled)  # (B, n_classes)
 
