@@ -33,11 +33,14 @@ def heatmap(matrix, xlabels=None, ylabels=None, *, ax=None, title=None, xlabel=N
     if ylabels is not None:
         ax.set_yticks(range(len(ylabels)), [str(t) for t in ylabels])
     if annotate:
-        mid = (np.nanmax(m) + np.nanmin(m)) / 2
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
+                # white on dark cells, black on light ones, judged by the cell's own colour so that
+                # diverging colour maps (light in the middle) stay readable
+                r, g, b, _ = im.cmap(im.norm(m[i, j]))
+                dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
                 ax.text(j, i, fmt.format(m[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if m[i, j] < mid else "black")
+                        color="white" if dark else "black")
     if title:
         ax.set_title(title)
     if xlabel:
