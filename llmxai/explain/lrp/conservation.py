@@ -25,7 +25,7 @@ class Conservation:
 
 
 def conservation(relevances):
-    """Per-layer sums sum_i R_i and leaks for relevances ordered output -> input (Bach et al. 2015, eq. 2).
+    """Per-layer sums sum_i R_i and leaks for relevances ordered output -> input (Bach et al. 2015).
 
     ``relevances`` is the dict that ``lrp(..., return_layers=True)`` returns, or a list
     of tensors, each (B, ...) with the same B.

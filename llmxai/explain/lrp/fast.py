@@ -17,7 +17,7 @@ from llmxai import validate
 from llmxai.explain.lrp import lstm as lstm_rules
 from llmxai.explain.lrp import transformer as attention_rules
 from llmxai.explain.lrp._autograd import RuleFunction, Tap, pass_relevance
-from llmxai.explain.lrp.rules import GRADIENT, PASS, Rule, check_rule_map, lookup, make_rule, safe_divide, stabilize
+from llmxai.explain.lrp.rules import GRADIENT, PASS, Flat, Rule, ZBox, check_rule_map, lookup, make_rule, safe_divide, stabilize
 from llmxai.explain.lrp.targets import target_scores
 from llmxai.hooks import HookPoint
 
@@ -44,14 +44,12 @@ def layer_plan(model, rule, epsilon, gamma, rule_map):
         if any(name.startswith(p + ".") for p in inside):
             continue
         spec = lookup(name, m, rule_map)
-        if lstm_rules.is_lstm(m):
+        if lstm_rules.is_lstm(m) or spec in (PASS, GRADIENT):
             inside.append(name)
-            plan.append((name, m, "lstm"))
-        elif spec is not None and (not isinstance(spec, (str, Rule)) or spec in (PASS, GRADIENT) or isinstance(m, WEIGHTED)):
-            plan.append((name, m, make_rule(spec, epsilon, gamma)))
+            plan.append((name, m, "lstm" if spec is None else spec))
         elif isinstance(m, WEIGHTED):
-            plan.append((name, m, default))
-        elif spec is not None:
+            plan.append((name, m, default if spec is None else make_rule(spec, epsilon, gamma)))
+        elif lookup(name, m, {k: v for k, v in (rule_map or {}).items() if k == name or isinstance(k, type)}):
             raise ValueError(f"rule_map: layer {name!r} of type {type(m).__name__} has no weights; give it 'pass' or 'gradient', not {spec!r}")
         elif isinstance(m, AVG_POOLS):
             plan.append((name, m, "avgpool"))
@@ -76,6 +74,8 @@ def unsupported(name, module):
 @contextmanager
 def eval_mode(model):
     """Run in eval mode (dropout off); warn when the model came in training mode, and restore it after."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     was = model.training
     if was:
         warnings.warn("lrp: the model was in training mode; explaining it in eval mode", stacklevel=3)
@@ -106,8 +106,6 @@ def switches(model, attention):
 
 def prepare(model, inputs):
     """(run, x): a function of x that returns the logits, and x, the float tensor to explain (embeddings for token ids)."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     validate.tensor(inputs, "inputs", min_ndim=1)
     if inputs.is_floating_point():
         return model, inputs.detach()
@@ -128,7 +126,7 @@ def lrp(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_ma
     AttnLRP (``"attnlrp"``, Achtibat et al. 2024). Token ids are explained at the
     embeddings. Returns R shaped like ``inputs`` (or the embeddings), and with
     ``return_layers`` also {"output": R_out, layer name: relevance at its input, ...}
-    ordered from the output down. Rules ZBox and Flat belong on a layer fed by the input.
+    ordered from the output down. Rules ZBox and Flat only on a layer fed by ``inputs``.
     """
     validate.choice(attention, "attention", ("cp", "attnlrp"))
     if not isinstance(return_layers, bool):
@@ -200,6 +198,9 @@ def _hook(name, what, epsilon, x, sink, layers, order):
             factor = safe_divide(z, stabilize(z, eps))
             out.register_hook(lambda g: g * factor)
             return None
+        if isinstance(what, (ZBox, Flat)) and a is not x:
+            raise ValueError(f"lrp: rule {what!r} on layer {name!r} needs a layer fed directly by the inputs (the fast "
+                             "pass carries R = a * g, which cannot hold relevance where a = 0); use lrp_literal or another rule")
         into = sink if a is x else None
         return RuleFunction.apply(a, out.detach(), what, affine_map(module), module.weight.detach(),
                                   None if module.bias is None else module.bias.detach(), into, record)

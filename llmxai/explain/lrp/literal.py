@@ -155,9 +155,11 @@ def _layer(name, m, a, R, spec, default, epsilon, gamma):
                                    R.reshape(-1, R.shape[-1]), rule, lo, hi)
             return out.reshape(a.shape)
         return conv_relevance(m, a, R, rule, *bounds)
-    if spec is None and isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)):
+    if rule == PASS:
+        return R.reshape(a.shape)
+    if isinstance(rule, Rule) and isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)):
         return pool_relevance(m, a, R, epsilon)
-    if rule == PASS or spec is None and isinstance(m, ACTIVATIONS + SHAPE_ONLY):
+    if isinstance(rule, Rule) and isinstance(m, ACTIVATIONS + SHAPE_ONLY):
         return R.reshape(a.shape)
     kind = type(m).__name__
     raise ValueError(f"literal LRP: no matrix rule for layer {name!r} of type {kind} (rule {rule!r}); "
