@@ -49,7 +49,7 @@ def layer_plan(model, rule, epsilon, gamma, rule_map):
             plan.append((name, m, "lstm" if spec is None else spec))
         elif isinstance(m, WEIGHTED):
             plan.append((name, m, default if spec is None else make_rule(spec, epsilon, gamma)))
-        elif lookup(name, m, {k: v for k, v in (rule_map or {}).items() if k == name or isinstance(k, type)}):
+        elif not list(m.children()) and lookup(name, m, {k: v for k, v in (rule_map or {}).items() if k == name or isinstance(k, type)}):
             raise ValueError(f"rule_map: layer {name!r} of type {type(m).__name__} has no weights; give it 'pass' or 'gradient', not {spec!r}")
         elif isinstance(m, AVG_POOLS):
             plan.append((name, m, "avgpool"))
