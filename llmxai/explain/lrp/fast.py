@@ -6,7 +6,6 @@ carried at every tensor, the backward pass applies the LRP rules (Montavon et al
 Ancona et al. 2018, arXiv 1711.06104).
 """
 
-import warnings
 from contextlib import ExitStack, contextmanager
 
 import torch
@@ -14,18 +13,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmxai import validate
+from llmxai.explain.lrp._common import ACTIVATIONS, AVG_POOLS, MAX_POOLS, SHAPE_ONLY, WEIGHTED, eval_mode, prepare
 from llmxai.explain.lrp import lstm as lstm_rules
 from llmxai.explain.lrp import transformer as attention_rules
 from llmxai.explain.lrp._autograd import RuleFunction, Tap, pass_relevance
 from llmxai.explain.lrp.rules import GRADIENT, PASS, Flat, Rule, ZBox, check_rule_map, lookup, make_rule, safe_divide, stabilize
 from llmxai.explain.lrp.targets import target_scores
-from llmxai.hooks import HookPoint
 
-WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d)
-ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU, nn.SiLU, nn.Softplus, nn.Hardtanh)
-MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
-AVG_POOLS = (nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
-SHAPE_ONLY = (nn.Flatten, nn.Unflatten, nn.Dropout, nn.Identity, HookPoint)
 
 
 def affine_map(module):
@@ -72,21 +66,6 @@ def unsupported(name, module):
 
 
 @contextmanager
-def eval_mode(model):
-    """Run in eval mode (dropout off); warn when the model came in training mode, and restore it after."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    was = model.training
-    if was:
-        warnings.warn("lrp: the model was in training mode; explaining it in eval mode", stacklevel=3)
-        model.eval()
-    try:
-        yield
-    finally:
-        model.train(was)
-
-
-@contextmanager
 def switches(model, attention):
     """Set the CONVENTIONS.md switches for the pass: LayerNorm scale constant, and attention weights constant for CP-LRP."""
     saved = []
@@ -102,16 +81,6 @@ def switches(model, attention):
     finally:
         for m, attr, value in saved:
             setattr(m, attr, value)
-
-
-def prepare(model, inputs):
-    """(run, x): a function of x that returns the logits, and x, the float tensor to explain (embeddings for token ids)."""
-    validate.tensor(inputs, "inputs", min_ndim=1)
-    if inputs.is_floating_point():
-        return model, inputs.detach()
-    if not (hasattr(model, "embed") and hasattr(model, "forward_embedded")):
-        raise TypeError(f"inputs: token ids ({inputs.dtype}) need a model with embed() and forward_embedded(); got {type(model).__name__}")
-    return model.forward_embedded, model.embed(inputs).detach()
 
 
 def lrp(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_map=None, return_layers=False,

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmxai.explain.lrp.fast import ACTIVATIONS, SHAPE_ONLY, eval_mode, prepare
+from llmxai.explain.lrp._common import ACTIVATIONS, SHAPE_ONLY, eval_mode, prepare
 from llmxai.explain.lrp.rules import (PASS, AlphaBeta, Epsilon, Flat, Gamma, Rule, ZBox, Zero,
                                       check_rule_map, lookup, make_rule, safe_divide, stabilize)
 from llmxai.explain.lrp.targets import target_scores

@@ -1,2 +1,128 @@
+"""LRP through an LSTM (Arras et al. 2017, "Explaining Recurrent Neural Network Predictions in
+Sentiment Analysis", WASSA, DOI 10.18653/v1/W17-5221).
+
+Gates are treated as constants: in h_t = o_t * tanh(c_t) and in i_t * g_t all
+relevance goes to the signal (c_t, g_t), none to the gate ("signal-take-all").
+The cell update c_t = f_t * c_{t-1} + i_t * g_t and the affine map into g_t share
+relevance by the epsilon rule. Works on any module with torch's LSTM parameter names
+(nn.LSTM, llmxai's LSTM): one layer, optionally bidirectional, zero initial state.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from llmxai import validate
+from llmxai.explain.lrp._autograd import Tap, Through, pass_relevance
+from llmxai.explain.lrp.literal import linear_relevance
+from llmxai.explain.lrp.rules import Epsilon, safe_divide, stabilize
+
+
 def is_lstm(m):
     return hasattr(m, "weight_ih_l0") and hasattr(m, "weight_hh_l0")
+
+
+def _directions(lstm):
+    """[(W_ih, W_hh, b, reverse)] for each direction, weights detached."""
+    if getattr(lstm, "num_layers", 1) != 1 or getattr(lstm, "proj_size", 0):
+        raise ValueError(f"LSTM LRP: expected one layer without projection, got num_layers={getattr(lstm, 'num_layers', 1)}")
+    out = []
+    for suffix, reverse in (("_l0", False), ("_l0_reverse", True)):
+        if not hasattr(lstm, "weight_ih" + suffix):
+            continue
+        W_ih, W_hh = getattr(lstm, "weight_ih" + suffix).detach(), getattr(lstm, "weight_hh" + suffix).detach()
+        b = torch.zeros(W_ih.shape[0], dtype=W_ih.dtype, device=W_ih.device)
+        for name in ("bias_ih", "bias_hh"):
+            if getattr(lstm, name + suffix, None) is not None:
+                b = b + getattr(lstm, name + suffix).detach()
+        out.append((W_ih, W_hh, b, reverse))
+    return out
+
+
+def _check(lstm, x, R_out):
+    validate.tensor(x, "x", ndim=3, floating=True)
+    dirs = _directions(lstm)
+    H = dirs[0][1].shape[1]
+    validate.same_size(dirs[0][0].shape[1], x.shape[2], "x: input features of the LSTM")
+    if R_out is not None:
+        validate.tensor(R_out, "R_out", ndim=3, floating=True)
+        validate.same_size((x.shape[0], x.shape[1], H * len(dirs)), tuple(R_out.shape), "R_out: shape (B, T, directions * H)")
+    return dirs, H
+
+
+def lstm_lrp_literal(lstm, x, R_out, epsilon=1e-6):
+    """Relevance of x (B, T, in) from relevance R_out (B, T, D*H) on the output sequence, step by step.
+
+    Per step t, backwards in time: R_c += R_h (signal-take-all); c = f c_prev + i g by
+    the epsilon rule; R_g passes through tanh; [x_t; h_prev] -> g by the epsilon rule.
+    """
+    dirs, H = _check(lstm, x, R_out)
+    rule = Epsilon(epsilon)
+    B, T, _ = x.shape
+    R_x = torch.zeros_like(x)
+    for k, (W_ih, W_hh, b, reverse) in enumerate(dirs):
+        steps = list(range(T))[::-1] if reverse else list(range(T))
+        h, c, saved = x.new_zeros(B, H), x.new_zeros(B, H), []
+        for t in steps:
+            i, f, g, o = (F.linear(x[:, t], W_ih) + F.linear(h, W_hh) + b).chunk(4, -1)  # (B, H) each
+            i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+            c_new = f * c + i * g
+            saved.append((t, h, c, i, f, g, c_new))
+            h, c = o * torch.tanh(c_new), c_new
+        R_h, R_c = x.new_zeros(B, H), x.new_zeros(B, H)
+        W_g = torch.cat([W_ih, W_hh], 1)[2 * H:3 * H]  # (H, in + H): rows of the g gate
+        for t, h_prev, c_prev, i, f, g, c_new in reversed(saved):
+            R_c = R_c + R_h + R_out[:, t, k * H:(k + 1) * H]
+            share = safe_divide(R_c, stabilize(c_new, epsilon))
+            R_c, R_g = f * c_prev * share, i * g * share
+            R_xh = linear_relevance(torch.cat([x[:, t], h_prev], 1), W_g, b[2 * H:3 * H], R_g, rule)
+            R_x[:, t] += R_xh[:, :x.shape[2]]
+            R_h = R_xh[:, x.shape[2]:]
+    return R_x
+
+
+def fast_forward(lstm, x, epsilon=1e-6):
+    """The LSTM's output (B, T, D*H) recomputed so that its backward pass is LRP (gates detached)."""
+    dirs, H = _check(lstm, x, None)
+    B, T, _ = x.shape
+    outputs = []
+    for W_ih, W_hh, b, reverse in dirs:
+        h, c = x.new_zeros(B, H), x.new_zeros(B, H)
+        hs = [None] * T
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            pre = F.linear(x[:, t], W_ih) + F.linear(h, W_hh) + b  # (B, 4H)
+            i, f, z, o = pre.chunk(4, -1)
+            i, f, o = torch.sigmoid(i).detach(), torch.sigmoid(f).detach(), torch.sigmoid(o).detach()
+            z = Through.apply(z, z.detach(), safe_divide(z.detach(), stabilize(z.detach(), epsilon)))
+            c = f * c + i * pass_relevance(z, torch.tanh(z))
+            c = Through.apply(c, c.detach(), safe_divide(c.detach(), stabilize(c.detach(), epsilon)))
+            h = pass_relevance(c, o * torch.tanh(c))
+            hs[t] = h
+        outputs.append(torch.stack(hs, 1))  # (B, T, H)
+    return torch.cat(outputs, -1)
+
+
+def lstm_lrp(lstm, x, R_out, epsilon=1e-6):
+    """Same as :func:`lstm_lrp_literal`, as one backward pass: R_x = x * grad(sum(out * stop(R_out / out)))."""
+    _check(lstm, x, R_out)
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = fast_forward(lstm, x, epsilon)
+        (g,) = torch.autograd.grad(out, x, safe_divide(R_out, out.detach()))
+    return x.detach() * g
+
+
+def fast_output(module, args, out, epsilon, record=None):
+    """Forward hook body for ``lrp``: replace an LSTM's (output, (h_n, c_n)) by the LRP-ready recomputation."""
+    if len(args) > 1 and args[1] is not None:
+        raise ValueError(f"lrp: {type(module).__name__} was given an initial state; LSTM LRP supports zero initial states only")
+    x = args[0]
+    batch_first = getattr(module, "batch_first", True)
+    xb = x if batch_first else x.transpose(0, 1)
+    if record is not None:
+        xb = Tap.apply(xb, record)
+    seq = fast_forward(module, xb, epsilon)  # (B, T, D*H)
+    H = seq.shape[-1] // len(_directions(module))
+    h_n = [seq[:, -1, :H]] + ([seq[:, 0, H:]] if seq.shape[-1] > H else [])
+    output = seq if batch_first else seq.transpose(0, 1)
+    _, (_, c_n) = out
+    return output, (torch.stack(h_n, 0), c_n.detach())
