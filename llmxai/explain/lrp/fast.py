@@ -38,7 +38,10 @@ def layer_plan(model, rule, epsilon, gamma, rule_map):
         if any(name.startswith(p + ".") for p in inside):
             continue
         spec = lookup(name, m, rule_map)
-        if lstm_rules.is_lstm(m) or spec in (PASS, GRADIENT):
+        if isinstance(m, nn.MultiheadAttention) and spec is None:
+            inside.append(name)
+            plan.append((name, m, None))
+        elif lstm_rules.is_lstm(m) or spec in (PASS, GRADIENT):
             inside.append(name)
             plan.append((name, m, "lstm" if spec is None else spec))
         elif isinstance(m, WEIGHTED):
