@@ -222,6 +222,26 @@ def test_nested_modules_rule_map_by_name_then_type():
     torch.testing.assert_close(a, lrp(model, x, 1, rule_map=by_hand), rtol=0, atol=1e-12)
 
 
+def test_gradient_rule_on_a_container_and_layers_that_do_not_see_the_input():
+    model = Nested().double().eval()
+    x = torch.randn(2, 3, 9, dtype=torch.float64, requires_grad=True)
+    R, layers = lrp(model, x, 0, epsilon=0.0, rule_map={"features": "gradient"}, return_layers=True)
+    assert "features" in layers and not any(k.startswith("features.") for k in layers)
+    h = model.features(x)
+    (g,) = torch.autograd.grad(model.head(h.flatten(1))[:, 0].sum(), x)
+    torch.testing.assert_close(R, (g * x).detach(), rtol=0, atol=1e-12)  # ReLU head with eps = 0: gradient x input
+
+    class Offset(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bias_path, self.main = nn.Linear(2, 3), nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.main(x) + self.bias_path(torch.ones(len(x), 2, dtype=x.dtype))
+
+    assert lrp(Offset().double().eval(), torch.randn(2, 3, dtype=torch.float64), 1).shape == (2, 3)
+
+
 def test_target_forms_agree():
     model, x = mlp(), data(mlp())
     t = torch.tensor([1, 1, 1, 1])

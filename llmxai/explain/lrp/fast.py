@@ -17,9 +17,8 @@ from llmxai.explain.lrp._common import ACTIVATIONS, AVG_POOLS, MAX_POOLS, SHAPE_
 from llmxai.explain.lrp import lstm as lstm_rules
 from llmxai.explain.lrp import transformer as attention_rules
 from llmxai.explain.lrp._autograd import RuleFunction, Tap, pass_relevance
-from llmxai.explain.lrp.rules import GRADIENT, PASS, Flat, Rule, ZBox, check_rule_map, lookup, make_rule, safe_divide, stabilize
+from llmxai.explain.lrp.rules import GRADIENT, PASS, Flat, Rule, ZBox, check_rule_map, lookup, make_rule, stable_ratio
 from llmxai.explain.lrp.targets import target_scores
-
 
 
 def affine_map(module):
@@ -158,7 +157,7 @@ def _hook(name, what, epsilon, x, sink, layers, order):
         if what is None:
             raise unsupported(name, module)
         a = args[0] if args else None
-        if what == GRADIENT or not isinstance(out, torch.Tensor) and what != "lstm":
+        if what == GRADIENT or what != "lstm" and not (isinstance(out, torch.Tensor) and out.requires_grad):
             return None
         if what == "lstm":
             return lstm_rules.fast_output(module, args, out, epsilon, record)
@@ -166,8 +165,7 @@ def _hook(name, what, epsilon, x, sink, layers, order):
             return None if isinstance(module, nn.ReLU) else pass_relevance(a, out)
         if what == "avgpool" or what.plain:
             eps = epsilon if what == "avgpool" else what.epsilon
-            z = out.detach()
-            factor = safe_divide(z, stabilize(z, eps))
+            factor = stable_ratio(out.detach(), eps)
             out.register_hook(lambda g: g * factor)
             return None
         if isinstance(what, (ZBox, Flat)) and a is not x:

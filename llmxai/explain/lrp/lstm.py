@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from llmxai import validate
 from llmxai.explain.lrp._autograd import Tap, Through, pass_relevance
 from llmxai.explain.lrp.literal import linear_relevance
-from llmxai.explain.lrp.rules import Epsilon, safe_divide, stabilize
+from llmxai.explain.lrp.rules import Epsilon, safe_divide, stabilize, stable_ratio
 
 
 def is_lstm(m):
@@ -92,9 +92,9 @@ def fast_forward(lstm, x, epsilon=1e-6):
             pre = F.linear(x[:, t], W_ih) + F.linear(h, W_hh) + b  # (B, 4H)
             i, f, z, o = pre.chunk(4, -1)
             i, f, o = torch.sigmoid(i).detach(), torch.sigmoid(f).detach(), torch.sigmoid(o).detach()
-            z = Through.apply(z, z.detach(), safe_divide(z.detach(), stabilize(z.detach(), epsilon)))
+            z = Through.apply(z, z.detach(), stable_ratio(z.detach(), epsilon))
             c = f * c + i * pass_relevance(z, torch.tanh(z))
-            c = Through.apply(c, c.detach(), safe_divide(c.detach(), stabilize(c.detach(), epsilon)))
+            c = Through.apply(c, c.detach(), stable_ratio(c.detach(), epsilon))
             h = pass_relevance(c, o * torch.tanh(c))
             hs[t] = h
         outputs.append(torch.stack(hs, 1))  # (B, T, H)

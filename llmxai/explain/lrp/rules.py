@@ -31,15 +31,22 @@ def negative(t):
 
 
 def stabilize(z, epsilon):
-    """z + eps * sign(z), with sign(0) = +1 so that a zero denominator is pushed off zero."""
-    sign = torch.where(z >= 0, torch.ones_like(z), -torch.ones_like(z))
-    return z + epsilon * sign
+    """z + eps * sign(z), with sign(+0) = +1 so that a zero denominator is pushed off zero."""
+    if epsilon == 0:
+        return z
+    return z + torch.copysign(z.new_tensor(epsilon), z)
 
 
 def safe_divide(num, den):
     """num / den, and 0 where den is exactly 0 (LRP-0 on a neuron with z_j = 0)."""
-    zero = den == 0
-    return torch.where(zero, torch.zeros_like(num), num / torch.where(zero, torch.ones_like(den), den))
+    return (num / den).masked_fill(den == 0, 0.0)
+
+
+def stable_ratio(z, epsilon):
+    """z / stab(z): the factor by which LRP-eps rescales the gradient at a layer's output (Ancona et al. 2018)."""
+    if epsilon > 0:
+        return z / stabilize(z, epsilon)
+    return (z != 0).to(z.dtype)
 
 
 @dataclass(frozen=True)
