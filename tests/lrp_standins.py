@@ -92,3 +92,28 @@ class TinyTransformerClassifier(nn.Module):
 
     def forward(self, ids):
         return self.forward_embedded(self.embed(ids))
+
+
+class LSTMAttentionClassifier(nn.Module):
+    """Embedding, one-layer LSTM, attention pooling scored by a Linear, then a Linear head (CONVENTIONS.md names)."""
+
+    def __init__(self, vocab_size=11, d_model=6, hidden=5, n_classes=3, bidirectional=True, bias=True, seed=0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.tok = nn.Embedding(vocab_size, d_model)
+        self.hook_embed, self.hook_attn_scores, self.hook_attn_weights = HookPoint(), HookPoint(), HookPoint()
+        self.lstm = nn.LSTM(d_model, hidden, batch_first=True, bidirectional=bidirectional, bias=bias)
+        D = hidden * (1 + bidirectional)
+        self.score = nn.Linear(D, 1, bias=bias)
+        self.head = nn.Linear(D, n_classes, bias=bias)
+
+    def embed(self, ids):
+        return self.hook_embed(self.tok(ids))
+
+    def forward_embedded(self, E, lengths=None):
+        h, _ = self.lstm(E)  # (B, T, D)
+        w = self.hook_attn_weights(torch.softmax(self.hook_attn_scores(self.score(h)[..., 0]), -1))  # (B, T)
+        return self.head((w[..., None] * h).sum(1))
+
+    def forward(self, ids, lengths=None):
+        return self.forward_embedded(self.embed(ids), lengths)

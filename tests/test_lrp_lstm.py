@@ -103,3 +103,47 @@ def test_classifier_conserves_without_bias_and_bad_input():
         lstm_lrp_literal(m, torch.zeros(3, 6, 4, dtype=torch.float64), torch.zeros(3, 6, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match="one layer"):
         lstm_lrp(nn.LSTM(5, 4, num_layers=2, batch_first=True).double(), x, torch.zeros(3, 6, 4, dtype=torch.float64))
+
+
+def test_lstm_attention_classifier_conserves_with_constant_pooling_weights():
+    from lrp_standins import LSTMAttentionClassifier
+
+    model = LSTMAttentionClassifier(bias=False).double().eval()
+    ids = torch.randint(1, 11, (3, 7), generator=torch.Generator().manual_seed(0))
+    R = lrp(model, ids, 1, epsilon=0.0)
+    assert R.shape == (3, 7, 6)
+    torch.testing.assert_close(R.sum((1, 2)), model(ids)[:, 1].detach(), rtol=1e-9, atol=1e-10)
+    biased = LSTMAttentionClassifier().double().eval()
+    leak = biased(ids)[:, 1].detach() - lrp(biased, ids, 1, epsilon=0.0).sum((1, 2))
+    assert leak.abs().max() > 1e-3
+
+
+def test_lstm_called_with_state_or_unlike_torch_is_refused():
+    class WithState(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(5, 4, batch_first=True)
+
+        def forward(self, x):
+            h0 = torch.ones(1, len(x), 4, dtype=x.dtype)
+            return self.lstm(x, (h0, h0))[0][:, -1]
+
+    x, _ = x_and_R(1)
+    with pytest.raises(ValueError, match="initial state"):
+        lrp(WithState().double().eval(), x, 0)
+
+    class Peephole(nn.LSTM):
+        def forward(self, x):
+            out, state = super().forward(x)
+            return 2 * out, state
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = Peephole(5, 4, batch_first=True)
+
+        def forward(self, x):
+            return self.lstm(x)[0][:, -1]
+
+    with pytest.raises(ValueError, match="does not reproduce"):
+        lrp(Model().double().eval(), x, 0)

@@ -112,10 +112,14 @@ def lrp(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_ma
         with ExitStack() as stack, switches(model, attention):
             for name, m, what in plan:
                 hook = _hook(name, what, epsilon, x, sink, layers if return_layers else None, order)
-                stack.callback(m.register_forward_hook(hook).remove)
+                if what == "lstm":
+                    stack.callback(m.register_forward_hook(hook, with_kwargs=True).remove)
+                else:
+                    stack.callback(m.register_forward_hook(lambda mod, args, out, h=hook: h(mod, args, {}, out)).remove)
                 records_itself = what in (None, "lstm") or isinstance(what, Rule) and not what.plain
                 if return_layers and not records_itself:
                     stack.callback(m.register_forward_pre_hook(_tap(name, layers)).remove)
+            attention_rules.pooling_hooks(model, stack)
             if attention == "attnlrp":
                 attention_rules.attnlrp_hooks(model, stack)
             with torch.enable_grad():
@@ -152,7 +156,7 @@ def _tap(name, layers):
 def _hook(name, what, epsilon, x, sink, layers, order):
     record = None if layers is None else (lambda R: layers.__setitem__(name, R))
 
-    def hook(module, args, out):
+    def hook(module, args, kwargs, out):
         order.append(name)
         if what is None:
             raise unsupported(name, module)
@@ -160,7 +164,7 @@ def _hook(name, what, epsilon, x, sink, layers, order):
         if what == GRADIENT or what != "lstm" and not (isinstance(out, torch.Tensor) and out.requires_grad):
             return None
         if what == "lstm":
-            return lstm_rules.fast_output(module, args, out, epsilon, record)
+            return lstm_rules.fast_output(module, args, kwargs, out, epsilon, record)
         if what == PASS:
             return None if isinstance(module, nn.ReLU) else pass_relevance(a, out)
         if what == "avgpool" or what.plain:

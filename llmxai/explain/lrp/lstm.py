@@ -111,18 +111,23 @@ def lstm_lrp(lstm, x, R_out, epsilon=1e-6):
     return x.detach() * g
 
 
-def fast_output(module, args, out, epsilon, record=None):
+def fast_output(module, args, kwargs, out, epsilon, record=None):
     """Forward hook body for ``lrp``: replace an LSTM's (output, (h_n, c_n)) by the LRP-ready recomputation."""
-    if len(args) > 1 and args[1] is not None:
-        raise ValueError(f"lrp: {type(module).__name__} was given an initial state; LSTM LRP supports zero initial states only")
-    x = args[0]
+    extra = [v for v in list(args[1:]) + list(kwargs.values()) if v is not None]
+    if extra:
+        raise ValueError(f"lrp: {type(module).__name__} was called with an initial state or lengths; LSTM LRP "
+                         "supports full-length sequences from a zero state only")
+    x = args[0] if args else kwargs.get("input")
     batch_first = getattr(module, "batch_first", True)
     xb = x if batch_first else x.transpose(0, 1)
     if record is not None:
         xb = Tap.apply(xb, record)
     seq = fast_forward(module, xb, epsilon)  # (B, T, D*H)
+    output = seq if batch_first else seq.transpose(0, 1)
+    if not torch.allclose(output, out[0], rtol=1e-4, atol=1e-5):
+        raise ValueError(f"lrp: recomputing {type(module).__name__} from its parameters does not reproduce its output; "
+                         "LSTM LRP needs torch's LSTM equations and parameter names")
     H = seq.shape[-1] // len(_directions(module))
     h_n = [seq[:, -1, :H]] + ([seq[:, 0, H:]] if seq.shape[-1] > H else [])
-    output = seq if batch_first else seq.transpose(0, 1)
     _, (_, c_n) = out
     return output, (torch.stack(h_n, 0), c_n.detach())

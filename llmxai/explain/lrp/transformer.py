@@ -41,6 +41,18 @@ def attnlrp_hooks(model, stack):
             stack.callback(handle.remove)
 
 
+def pooling_hooks(model, stack):
+    """Hold attention-pooling weights (hook points named ``hook_attn_weights``, e.g. over LSTM states) constant.
+
+    They weight the states like a gate, so, as for LSTM gates (Arras et al. 2017), the
+    weights take no relevance and all of it goes to the states (in both modes).
+    """
+    for name, m in model.named_modules():
+        if name.split(".")[-1] == "hook_attn_weights":
+            handle = m.register_forward_hook(lambda mod, args, out: out.detach())
+            stack.callback(handle.remove)
+
+
 def cp_lrp(model, inputs, target, epsilon=1e-6, rule_map=None, return_layers=False):
     """CP-LRP (Ali et al. 2022): :func:`lrp` with attention weights and LayerNorm scale constant."""
     from llmxai.explain.lrp.fast import lrp
