@@ -252,6 +252,19 @@ def test_target_forms_agree():
     torch.testing.assert_close(mixed[1], a[1])
 
 
+def test_language_model_target_position_and_token():
+    torch.manual_seed(8)
+    lm = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 7)).double().eval()  # (B, T, d) -> (B, T, V)
+    x = torch.randn(2, 5, 4, dtype=torch.float64)
+    R = lrp(lm, x, (3, 6), epsilon=0.0)
+    assert R[:, 3].abs().sum() > 0 and R[:, [0, 1, 2, 4]].abs().max() == 0
+    torch.testing.assert_close(R[:, 3], lrp(lm, x[:, 3], 6, epsilon=0.0))
+    with pytest.raises(ValueError, match="position"):
+        lrp(lm, x, (5, 0))
+    with pytest.raises(ValueError, match="position, token"):
+        lrp(lm, x, 0)
+
+
 def hooks_left(model):
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
 

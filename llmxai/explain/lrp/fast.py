@@ -90,8 +90,10 @@ def lrp(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_ma
     """Layer-wise relevance propagation (Bach et al. 2015, DOI 10.1371/journal.pone.0130140) as one modified backward pass.
 
     The target score's relevance R = y_c starts at the output and is redistributed
-    layer by layer: weighted layers by ``rule`` (or ``rule_map``: layer type or dotted
-    name -> rule, first match by name then type), activations pass it unchanged, max
+    layer by layer: weighted layers by ``rule`` (a :class:`Rule`, or one of "zero",
+    "epsilon", "gamma", "zplus", "alpha_beta" (alpha 2, beta 1), "flat"), or by
+    ``rule_map`` (layer type or dotted name -> rule, first match by name then type;
+    "pass" or "gradient" for layers without weights), activations pass it unchanged, max
     pooling gives it to the winner, average pooling uses LRP-eps, LSTMs follow Arras et
     al. (2017) and attention follows CP-LRP (``attention="cp"``, Ali et al. 2022) or
     AttnLRP (``"attnlrp"``, Achtibat et al. 2024). Token ids are explained at the

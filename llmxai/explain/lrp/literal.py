@@ -150,7 +150,8 @@ def _layer(name, m, a, R, spec, default, epsilon, gamma):
         bounds = (rule.low, rule.high) if isinstance(rule, ZBox) else (None, None)
         if isinstance(m, nn.Linear):
             flat = a.reshape(-1, a.shape[-1])
-            lo, hi = (None if v is None else torch.as_tensor(v, dtype=a.dtype).expand_as(a).reshape(flat.shape) for v in bounds)
+            lo, hi = (None if v is None else torch.as_tensor(v, dtype=a.dtype, device=a.device).expand_as(a).reshape(flat.shape)
+                      for v in bounds)
             out = linear_relevance(flat, m.weight.detach(), None if m.bias is None else m.bias.detach(),
                                    R.reshape(-1, R.shape[-1]), rule, lo, hi)
             return out.reshape(a.shape)

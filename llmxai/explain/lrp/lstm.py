@@ -38,8 +38,10 @@ def _directions(lstm):
     return out
 
 
-def _check(lstm, x, R_out):
+def _check(lstm, x, R_out, epsilon=0.0):
     validate.tensor(x, "x", ndim=3, floating=True)
+    if not float(epsilon) >= 0:
+        raise ValueError(f"epsilon: expected a number >= 0, got {epsilon!r}")
     dirs = _directions(lstm)
     H = dirs[0][1].shape[1]
     validate.same_size(dirs[0][0].shape[1], x.shape[2], "x: input features of the LSTM")
@@ -55,7 +57,7 @@ def lstm_lrp_literal(lstm, x, R_out, epsilon=1e-6):
     Per step t, backwards in time: R_c += R_h (signal-take-all); c = f c_prev + i g by
     the epsilon rule; R_g passes through tanh; [x_t; h_prev] -> g by the epsilon rule.
     """
-    dirs, H = _check(lstm, x, R_out)
+    dirs, H = _check(lstm, x, R_out, epsilon)
     rule = Epsilon(epsilon)
     B, T, _ = x.shape
     R_x = torch.zeros_like(x)
@@ -82,7 +84,7 @@ def lstm_lrp_literal(lstm, x, R_out, epsilon=1e-6):
 
 def fast_forward(lstm, x, epsilon=1e-6):
     """The LSTM's output (B, T, D*H) recomputed so that its backward pass is LRP (gates detached)."""
-    dirs, H = _check(lstm, x, None)
+    dirs, H = _check(lstm, x, None, epsilon)
     B, T, _ = x.shape
     outputs = []
     for W_ih, W_hh, b, reverse in dirs:
