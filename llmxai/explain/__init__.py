@@ -1,0 +1,38 @@
+"""Explanation methods, one call shape: ``method(model, inputs, target, **options)``.
+
+``inputs`` are float tensors (attributions come back shaped like them) or, for text models,
+``(B, T)`` token ids (attributions come back shaped like ``model.embed(ids)``; sum them to
+per-token scores with :func:`token_scores`). ``target``: see :mod:`llmxai.explain.targets`.
+A model in training mode is explained in eval mode for the call, with a warning, and put
+back in training mode afterwards.
+"""
+
+# Common plumbing, gradient methods, Grad-CAM and attention-based methods.
+from llmxai.explain._inputs import token_scores
+from llmxai.explain.axioms import completeness_gap
+from llmxai.explain.gradcam import grad_cam
+from llmxai.explain.gradients import gradient_x_input, integrated_gradients, saliency, smoothgrad
+from llmxai.explain.rollout import (attention_flow, attention_maps, attention_rollout, attention_x_gradient,
+                                    max_flow)
+from llmxai.explain.targets import select_target
+
+# Perturbation methods, mechanistic tools, metrics.
+from llmxai.explain.evaluate import (Curve, RandomizationResult, aopc, cascading_randomization, comprehensiveness,
+                                     deletion_curve, independent_randomization, insertion_curve, precision_at_k,
+                                     rank_correlation, rationale_auc, spearman, sufficiency)
+from llmxai.explain.mech import (ProbeResult, activation_patching, control_task, induction_head_scores, linear_probe,
+                                 logit_difference, logit_lens, previous_token_head_scores, selectivity)
+from llmxai.explain.perturb import exact_shapley, kernel_shap, leave_one_out, lime, occlusion
+
+__all__ = [
+    "select_target", "token_scores", "completeness_gap",
+    "saliency", "gradient_x_input", "smoothgrad", "integrated_gradients",
+    "grad_cam",
+    "attention_maps", "attention_rollout", "attention_flow", "attention_x_gradient", "max_flow",
+    "occlusion", "leave_one_out", "lime", "kernel_shap", "exact_shapley",
+    "activation_patching", "logit_difference", "logit_lens", "linear_probe", "ProbeResult", "control_task",
+    "selectivity", "induction_head_scores", "previous_token_head_scores",
+    "deletion_curve", "insertion_curve", "Curve", "aopc", "comprehensiveness", "sufficiency", "rationale_auc",
+    "precision_at_k", "spearman", "rank_correlation", "cascading_randomization", "independent_randomization",
+    "RandomizationResult",
+]

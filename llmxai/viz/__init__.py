@@ -1,5 +1,8 @@
 """Plotting helpers: one for each kind of picture the book draws."""
 
+from llmxai.viz.curves import perturbation_curves
 from llmxai.viz.heatmap import heatmap
+from llmxai.viz.overlay import overlay
+from llmxai.viz.tokens import TokenHighlight, highlight_tokens
 
-__all__ = ["heatmap"]
+__all__ = ["heatmap", "overlay", "highlight_tokens", "TokenHighlight", "perturbation_curves"]
