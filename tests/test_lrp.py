@@ -297,11 +297,11 @@ def test_training_mode_warns_and_is_restored():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(target=3), ValueError, r"class indices in \[0, 3\)"),
-    (dict(target=-1), ValueError, r"class indices"),
+    (dict(target=3), ValueError, r"index in \[0, 3\)"),
+    (dict(target=-1), ValueError, r"index in"),
     (dict(target=1.5), TypeError, "target"),
     (dict(target=torch.tensor([0, 1])), ValueError, r"\(4,\) integer tensor"),
-    (dict(target=lambda out: out), ValueError, "callable must return"),
+    (dict(target=lambda out: out), ValueError, "callable target must return"),
     (dict(target=0, rule="lrp-7"), ValueError, "one of"),
     (dict(target=0, rule="zbox"), ValueError, "ZBox"),
     (dict(target=0, rule_map={"nope": "zplus"}), ValueError, "no layer named 'nope'"),

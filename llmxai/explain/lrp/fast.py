@@ -13,12 +13,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmxai import validate
-from llmxai.explain.lrp._common import ACTIVATIONS, AVG_POOLS, MAX_POOLS, SHAPE_ONLY, WEIGHTED, eval_mode, prepare
+from llmxai.explain._inputs import Prepared, eval_mode
+from llmxai.explain.lrp._common import ACTIVATIONS, AVG_POOLS, MAX_POOLS, SHAPE_ONLY, WEIGHTED
 from llmxai.explain.lrp import lstm as lstm_rules
 from llmxai.explain.lrp import transformer as attention_rules
 from llmxai.explain.lrp._autograd import RuleFunction, Tap, pass_relevance
 from llmxai.explain.lrp.rules import GRADIENT, PASS, Flat, Rule, ZBox, check_rule_map, lookup, make_rule, stable_ratio
-from llmxai.explain.lrp.targets import target_scores
+from llmxai.explain.targets import select_target
 
 
 def affine_map(module):
@@ -86,7 +87,7 @@ def switches(model, attention):
 
 
 def lrp(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_map=None, return_layers=False,
-        attention="cp"):
+        attention="cp", **forward_kwargs):
     """Layer-wise relevance propagation (Bach et al. 2015, DOI 10.1371/journal.pone.0130140) as one modified backward pass.
 
     The target score's relevance R = y_c starts at the output and is redistributed
@@ -100,16 +101,19 @@ def lrp(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_ma
     embeddings. Returns R shaped like ``inputs`` (or the embeddings), and with
     ``return_layers`` also {"output": R_out, layer name: relevance at its input, ...}
     ordered from the output down. Rules ZBox and Flat only on a layer fed by ``inputs``.
+    ``forward_kwargs`` (e.g. ``lengths``) go to the model's forward.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     validate.choice(attention, "attention", ("cp", "attnlrp"))
     if not isinstance(return_layers, bool):
         raise TypeError(f"return_layers: expected a bool, got {type(return_layers).__name__}")
     if not float(epsilon) >= 0 or not float(gamma) >= 0:
         raise ValueError(f"epsilon, gamma: expected numbers >= 0, got {epsilon!r}, {gamma!r}")
     with eval_mode(model):
-        run, x = prepare(model, inputs)
+        p = Prepared(model, inputs, forward_kwargs)
         plan = layer_plan(model, rule, epsilon, gamma, rule_map)
-        x = x.requires_grad_(True)
+        x = p.x.detach().requires_grad_(True)
         sink, layers, order = [], {}, []
         with ExitStack() as stack, switches(model, attention):
             for name, m, what in plan:
@@ -125,8 +129,8 @@ def lrp(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_ma
             if attention == "attnlrp":
                 attention_rules.attnlrp_hooks(model, stack)
             with torch.enable_grad():
-                out = run(x)
-                scores = target_scores(out, target)
+                out = p.forward(x)
+                scores = select_target(out, target)
                 (g,) = torch.autograd.grad(scores.sum(), x, allow_unused=True)
         R = x.detach() * (torch.zeros_like(x) if g is None else g) + sum(sink)
         if not return_layers:
@@ -144,7 +148,7 @@ def lrp(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_ma
 def _output_grad(out, target):
     o = out.detach().requires_grad_(True)
     with torch.enable_grad():
-        return torch.autograd.grad(target_scores(o, target).sum(), o)[0]
+        return torch.autograd.grad(select_target(o, target).sum(), o)[0]
 
 
 def _tap(name, layers):

@@ -10,10 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmxai.explain.lrp._common import ACTIVATIONS, SHAPE_ONLY, eval_mode, prepare
+from llmxai.explain._inputs import Prepared, eval_mode
+from llmxai.explain.lrp._common import ACTIVATIONS, SHAPE_ONLY
 from llmxai.explain.lrp.rules import (PASS, AlphaBeta, Epsilon, Flat, Gamma, Rule, ZBox, Zero,
                                       check_rule_map, lookup, make_rule, safe_divide, stabilize)
-from llmxai.explain.lrp.targets import target_scores
+from llmxai.explain.targets import select_target
 
 
 def linear_relevance(a, weight, bias, R, rule, low=None, high=None, real=None):
@@ -111,24 +112,28 @@ def _leaves(model):
     return [(n, m) for n, m in model.named_modules() if not list(m.children())]
 
 
-def lrp_literal(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_map=None, return_layers=False):
+def lrp_literal(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_map=None, return_layers=False,
+                **forward_kwargs):
     """LRP by walking a chain of layers backwards and applying each rule in matrix form.
 
     Same call and result as :func:`lrp` for chains of Linear, Conv1d/Conv2d, elementwise
     activations, max/average pooling, Flatten and Dropout (reshapes between layers
     pass relevance unchanged); used to teach the rules and to check the fast pass.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     check_rule_map(rule_map, model)
     default = make_rule(rule, epsilon, gamma)
     with eval_mode(model):
-        run, x = prepare(model, inputs)
+        p = Prepared(model, inputs, forward_kwargs)
+        x = p.x
         calls = []
         hooks = [m.register_forward_hook(lambda m, args, out, n=n: calls.append((n, m, args[0].detach(), out.detach())))
                  for n, m in _leaves(model)]
         try:
             with torch.enable_grad():
-                out = run(x).detach().requires_grad_(True)
-                (g,) = torch.autograd.grad(target_scores(out, target).sum(), out)
+                out = p.forward(x).detach().requires_grad_(True)
+                (g,) = torch.autograd.grad(select_target(out, target).sum(), out)
         finally:
             for h in hooks:
                 h.remove()

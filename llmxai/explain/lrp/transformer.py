@@ -53,20 +53,20 @@ def pooling_hooks(model, stack):
             stack.callback(handle.remove)
 
 
-def cp_lrp(model, inputs, target, epsilon=1e-6, rule_map=None, return_layers=False):
+def cp_lrp(model, inputs, target, epsilon=1e-6, rule_map=None, return_layers=False, **forward_kwargs):
     """CP-LRP (Ali et al. 2022): :func:`lrp` with attention weights and LayerNorm scale constant."""
     from llmxai.explain.lrp.fast import lrp
 
     return lrp(model, inputs, target, rule="epsilon", epsilon=epsilon, rule_map=rule_map,
-               return_layers=return_layers, attention="cp")
+               return_layers=return_layers, attention="cp", **forward_kwargs)
 
 
-def attn_lrp(model, inputs, target, epsilon=1e-6, rule_map=None, return_layers=False):
+def attn_lrp(model, inputs, target, epsilon=1e-6, rule_map=None, return_layers=False, **forward_kwargs):
     """AttnLRP (Achtibat et al. 2024): :func:`lrp` with the softmax and uniform rules in attention."""
     from llmxai.explain.lrp.fast import lrp
 
     return lrp(model, inputs, target, rule="epsilon", epsilon=epsilon, rule_map=rule_map,
-               return_layers=return_layers, attention="attnlrp")
+               return_layers=return_layers, attention="attnlrp", **forward_kwargs)
 
 
 def attention_relevance(q, k, v, R_z, method="attnlrp", mask=None, epsilon=0.0):
