@@ -38,7 +38,7 @@ def _directions(lstm):
     return out
 
 
-def _check(lstm, x, R_out, epsilon=0.0):
+def _check(lstm, x, R_out, epsilon=0.0, lengths=None):
     validate.tensor(x, "x", ndim=3, floating=True)
     if not float(epsilon) >= 0:
         raise ValueError(f"epsilon: expected a number >= 0, got {epsilon!r}")
@@ -48,88 +48,107 @@ def _check(lstm, x, R_out, epsilon=0.0):
     if R_out is not None:
         validate.tensor(R_out, "R_out", ndim=3, floating=True)
         validate.same_size((x.shape[0], x.shape[1], H * len(dirs)), tuple(R_out.shape), "R_out: shape (B, T, directions * H)")
-    return dirs, H
+    keep = None
+    if lengths is not None:
+        validate.tensor(lengths, "lengths", ndim=1, floating=False)
+        validate.same_size(x.shape[0], lengths.shape[0], "lengths: batch size")
+        if int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]:
+            raise ValueError(f"lengths: expected values in [1, {x.shape[1]}], got {lengths.tolist()}")
+        keep = torch.arange(x.shape[1], device=x.device)[None, :, None] < lengths.to(x.device)[:, None, None]  # (B, T, 1)
+    return dirs, H, keep
 
 
-def lstm_lrp_literal(lstm, x, R_out, epsilon=1e-6):
+def _steps(T, reverse):
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+def lstm_lrp_literal(lstm, x, R_out, epsilon=1e-6, lengths=None):
     """Relevance of x (B, T, in) from relevance R_out (B, T, D*H) on the output sequence, step by step.
 
     Per step t, backwards in time: R_c += R_h (signal-take-all); c = f c_prev + i g by
     the epsilon rule; R_g passes through tanh; [x_t; h_prev] -> g by the epsilon rule.
+    With ``lengths`` (B,), steps past a sequence's end carry the state unchanged (as
+    llmxai's LSTM does), so they pass relevance through and take none.
     """
-    dirs, H = _check(lstm, x, R_out, epsilon)
+    dirs, H, keep = _check(lstm, x, R_out, epsilon, lengths)
     rule = Epsilon(epsilon)
-    B, T, _ = x.shape
+    B, T, n_in = x.shape
     R_x = torch.zeros_like(x)
     for k, (W_ih, W_hh, b, reverse) in enumerate(dirs):
-        steps = list(range(T))[::-1] if reverse else list(range(T))
         h, c, saved = x.new_zeros(B, H), x.new_zeros(B, H), []
-        for t in steps:
+        for t in _steps(T, reverse):
             i, f, g, o = (F.linear(x[:, t], W_ih) + F.linear(h, W_hh) + b).chunk(4, -1)  # (B, H) each
             i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
             c_new = f * c + i * g
-            saved.append((t, h, c, i, f, g, c_new))
-            h, c = o * torch.tanh(c_new), c_new
+            real = torch.ones_like(h, dtype=torch.bool) if keep is None else keep[:, t].expand_as(h)  # (B, H)
+            saved.append((t, h, c, i, f, g, c_new, real))
+            h, c = torch.where(real, o * torch.tanh(c_new), h), torch.where(real, c_new, c)
         R_h, R_c = x.new_zeros(B, H), x.new_zeros(B, H)
         W_g = torch.cat([W_ih, W_hh], 1)[2 * H:3 * H]  # (H, in + H): rows of the g gate
-        for t, h_prev, c_prev, i, f, g, c_new in reversed(saved):
-            R_c = R_c + R_h + R_out[:, t, k * H:(k + 1) * H]
-            share = safe_divide(R_c, stabilize(c_new, epsilon))
-            R_c, R_g = f * c_prev * share, i * g * share
-            R_xh = linear_relevance(torch.cat([x[:, t], h_prev], 1), W_g, b[2 * H:3 * H], R_g, rule)
-            R_x[:, t] += R_xh[:, :x.shape[2]]
-            R_h = R_xh[:, x.shape[2]:]
+        for t, h_prev, c_prev, i, f, g, c_new, real in reversed(saved):
+            R_cell = R_c + R_h + R_out[:, t, k * H:(k + 1) * H]
+            share = safe_divide(R_cell, stabilize(c_new, epsilon))
+            R_xh = linear_relevance(torch.cat([x[:, t], h_prev], 1), W_g, b[2 * H:3 * H], i * g * share, rule)
+            R_x[:, t] += torch.where(real[:, :1], R_xh[:, :n_in], 0.0)
+            R_h = torch.where(real, R_xh[:, n_in:], R_h)
+            R_c = torch.where(real, f * c_prev * share, R_c)
     return R_x
 
 
-def fast_forward(lstm, x, epsilon=1e-6):
+def fast_forward(lstm, x, epsilon=1e-6, lengths=None):
     """The LSTM's output (B, T, D*H) recomputed so that its backward pass is LRP (gates detached)."""
-    dirs, H = _check(lstm, x, None, epsilon)
+    dirs, H, keep = _check(lstm, x, None, epsilon, lengths)
     B, T, _ = x.shape
     outputs = []
     for W_ih, W_hh, b, reverse in dirs:
         h, c = x.new_zeros(B, H), x.new_zeros(B, H)
         hs = [None] * T
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        for t in _steps(T, reverse):
             pre = F.linear(x[:, t], W_ih) + F.linear(h, W_hh) + b  # (B, 4H)
             i, f, z, o = pre.chunk(4, -1)
             i, f, o = torch.sigmoid(i).detach(), torch.sigmoid(f).detach(), torch.sigmoid(o).detach()
             z = Through.apply(z, z.detach(), stable_ratio(z.detach(), epsilon))
-            c = f * c + i * pass_relevance(z, torch.tanh(z))
-            c = Through.apply(c, c.detach(), stable_ratio(c.detach(), epsilon))
-            h = pass_relevance(c, o * torch.tanh(c))
-            hs[t] = h
+            c_new = f * c + i * pass_relevance(z, torch.tanh(z))
+            c_new = Through.apply(c_new, c_new.detach(), stable_ratio(c_new.detach(), epsilon))
+            h_new = pass_relevance(c_new, o * torch.tanh(c_new))
+            if keep is None:
+                h, c, hs[t] = h_new, c_new, h_new
+            else:
+                h, c = torch.where(keep[:, t], h_new, h), torch.where(keep[:, t], c_new, c)
+                hs[t] = h_new * keep[:, t]
         outputs.append(torch.stack(hs, 1))  # (B, T, H)
     return torch.cat(outputs, -1)
 
 
-def lstm_lrp(lstm, x, R_out, epsilon=1e-6):
+def lstm_lrp(lstm, x, R_out, epsilon=1e-6, lengths=None):
     """Same as :func:`lstm_lrp_literal`, as one backward pass: R_x = x * grad(sum(out * stop(R_out / out)))."""
-    _check(lstm, x, R_out)
+    _check(lstm, x, R_out, epsilon, lengths)
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        out = fast_forward(lstm, x, epsilon)
+        out = fast_forward(lstm, x, epsilon, lengths)
         (g,) = torch.autograd.grad(out, x, safe_divide(R_out, out.detach()))
     return x.detach() * g
 
 
 def fast_output(module, args, kwargs, out, epsilon, record=None):
     """Forward hook body for ``lrp``: replace an LSTM's (output, (h_n, c_n)) by the LRP-ready recomputation."""
-    extra = [v for v in list(args[1:]) + list(kwargs.values()) if v is not None]
-    if extra:
-        raise ValueError(f"lrp: {type(module).__name__} was called with an initial state or lengths; LSTM LRP "
-                         "supports full-length sequences from a zero state only")
-    x = args[0] if args else kwargs.get("input")
+    named = dict(zip(("input", "hx", "lengths"), args))
+    named.update(kwargs)
+    if named.get("hx") is not None or set(named) - {"input", "hx", "lengths"}:
+        raise ValueError(f"lrp: {type(module).__name__} was called with an initial state (or unknown arguments "
+                         f"{sorted(set(named) - {'input', 'hx', 'lengths'})}); LSTM LRP supports a zero initial state only")
+    x, lengths = named["input"], named.get("lengths")
     batch_first = getattr(module, "batch_first", True)
     xb = x if batch_first else x.transpose(0, 1)
     if record is not None:
         xb = Tap.apply(xb, record)
-    seq = fast_forward(module, xb, epsilon)  # (B, T, D*H)
+    seq = fast_forward(module, xb, epsilon, lengths)  # (B, T, D*H)
     output = seq if batch_first else seq.transpose(0, 1)
     if not torch.allclose(output, out[0], rtol=1e-4, atol=1e-5):
         raise ValueError(f"lrp: recomputing {type(module).__name__} from its parameters does not reproduce its output; "
                          "LSTM LRP needs torch's LSTM equations and parameter names")
     H = seq.shape[-1] // len(_directions(module))
-    h_n = [seq[:, -1, :H]] + ([seq[:, 0, H:]] if seq.shape[-1] > H else [])
+    last = seq[:, -1, :H] if lengths is None else seq[torch.arange(seq.shape[0], device=seq.device), lengths.to(seq.device) - 1, :H]
+    h_n = [last] + ([seq[:, 0, H:]] if seq.shape[-1] > H else [])
     _, (_, c_n) = out
     return output, (torch.stack(h_n, 0), c_n.detach())
