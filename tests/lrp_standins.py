@@ -45,12 +45,29 @@ class MultiHeadAttention(nn.Module):
         return self.W_o(z.transpose(1, 2).reshape(B, T, -1))
 
 
+class FeedForward(nn.Module):
+    """Like llmxai.nn.layers.FeedForward: a functional activation marked by hook_hidden."""
+
+    def __init__(self, d_model, d_ff, bias, activation="gelu"):
+        super().__init__()
+        self.activation = activation
+        self.linear1, self.linear2 = nn.Linear(d_model, d_ff, bias=bias), nn.Linear(d_ff, d_model, bias=bias)
+        self.hook_hidden = HookPoint()
+
+    def forward(self, x):
+        f = torch.nn.functional.gelu if self.activation == "gelu" else torch.relu
+        return self.linear2(self.hook_hidden(f(self.linear1(x))))
+
+
 class Block(nn.Module):
     def __init__(self, d_model, n_heads, bias, act):
         super().__init__()
         self.ln1, self.ln2 = LayerNorm(d_model), LayerNorm(d_model)
         self.attn = MultiHeadAttention(d_model, n_heads, bias)
-        self.mlp = nn.Sequential(nn.Linear(d_model, 2 * d_model, bias=bias), act(), nn.Linear(2 * d_model, d_model, bias=bias))
+        if act == "functional":
+            self.mlp = FeedForward(d_model, 2 * d_model, bias)
+        else:
+            self.mlp = nn.Sequential(nn.Linear(d_model, 2 * d_model, bias=bias), act(), nn.Linear(2 * d_model, d_model, bias=bias))
         for name in ("hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"):
             setattr(self, name, HookPoint())
 

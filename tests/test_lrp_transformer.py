@@ -44,9 +44,9 @@ def test_cp_lrp_is_gradient_times_input_with_constant_attention_and_scale():
     assert (R - g_plain * E).abs().max() > 1e-4  # constant attention is not plain gradient x input
 
 
-@pytest.mark.parametrize("causal", [False, True])
-def test_cp_lrp_conserves_on_bias_free_transformer(causal):
-    model = bias_free(causal=causal)
+@pytest.mark.parametrize("causal, act", [(False, nn.GELU), (True, nn.GELU), (False, "functional")])
+def test_cp_lrp_conserves_on_bias_free_transformer(causal, act):
+    model = bias_free(causal=causal, act=act)
     x = ids()
     logit = model(x)[:, 2].detach()
     R, layers = cp_lrp(model, x, 2, epsilon=0.0, return_layers=True)

@@ -126,6 +126,7 @@ def lrp(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_ma
                 if return_layers and not records_itself:
                     stack.callback(m.register_forward_pre_hook(_tap(name, layers)).remove)
             attention_rules.pooling_hooks(model, stack)
+            attention_rules.activation_hooks(model, stack)
             if attention == "attnlrp":
                 attention_rules.attnlrp_hooks(model, stack)
             with torch.enable_grad():

@@ -19,8 +19,9 @@ import math
 import torch
 
 from llmxai import validate
-from llmxai.explain.lrp._autograd import Half
+from llmxai.explain.lrp._autograd import Half, pass_relevance
 from llmxai.explain.lrp.rules import safe_divide, stabilize
+from llmxai.hooks import HookPoint
 
 PRODUCT_HOOKS = ("hook_q", "hook_k", "hook_v", "hook_pattern")
 
@@ -51,6 +52,30 @@ def pooling_hooks(model, stack):
         if name.split(".")[-1] == "hook_attn_weights":
             handle = m.register_forward_hook(lambda mod, args, out: out.detach())
             stack.callback(handle.remove)
+
+
+def activation_hooks(model, stack):
+    """Identity rule for a functional activation between ``linear1`` and ``hook_hidden`` (llmxai's FeedForward).
+
+    The activation is a function, not a module, so the pass cannot see it; the hook
+    point right after it can. Its output then sends g * a / z straight to z = linear1(x),
+    so relevance crosses the activation unchanged (Achtibat et al. 2024; Montavon et al. 2019).
+    ReLU needs nothing: its gradient already is a / z.
+    """
+    for m in model.modules():
+        if not (isinstance(getattr(m, "linear1", None), torch.nn.Linear) and isinstance(getattr(m, "hook_hidden", None), HookPoint)
+                and getattr(m, "activation", "relu") != "relu"):
+            continue
+        seen = {}
+        handle = m.linear1.register_forward_hook(lambda mod, args, out, seen=seen: seen.__setitem__("z", out))
+        stack.callback(handle.remove)
+
+        def identity(mod, args, out, seen=seen):
+            z = seen.pop("z", None)
+            if z is not None and z.shape == out.shape and z.requires_grad:
+                return pass_relevance(z, out)
+
+        stack.callback(m.hook_hidden.register_forward_hook(identity).remove)
 
 
 def cp_lrp(model, inputs, target, epsilon=1e-6, rule_map=None, return_layers=False, **forward_kwargs):
