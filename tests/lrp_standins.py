@@ -67,7 +67,8 @@ class Block(nn.Module):
         if act == "functional":
             self.mlp = FeedForward(d_model, 2 * d_model, bias)
         else:
-            self.mlp = nn.Sequential(nn.Linear(d_model, 2 * d_model, bias=bias), act(), nn.Linear(2 * d_model, d_model, bias=bias))
+            self.mlp = nn.Sequential(nn.Linear(d_model, 2 * d_model, bias=bias), act(),
+                                     nn.Linear(2 * d_model, d_model, bias=bias))
         for name in ("hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"):
             setattr(self, name, HookPoint())
 

@@ -16,7 +16,8 @@ def lstm(bidirectional, bias=True, batch_first=True):
 
 def x_and_R(D):
     g = torch.Generator().manual_seed(1)
-    return torch.randn(3, 6, 5, generator=g, dtype=torch.float64), torch.randn(3, 6, 4 * D, generator=g, dtype=torch.float64)
+    x = torch.randn(3, 6, 5, generator=g, dtype=torch.float64)
+    return x, torch.randn(3, 6, 4 * D, generator=g, dtype=torch.float64)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -81,7 +82,8 @@ def test_lrp_through_a_classifier_with_an_lstm(use_h_n, bidirectional):
     last = torch.cat(list(h_n), -1) if use_h_n else out[-1]
     top = torch.zeros(3, 3, dtype=torch.float64)
     top[:, 2] = model(x)[:, 2]
-    R_last = linear_relevance(last.detach(), model.head.weight.detach(), model.head.bias.detach(), top.detach(), Epsilon(eps))
+    W, b = model.head.weight.detach(), model.head.bias.detach()
+    R_last = linear_relevance(last.detach(), W, b, top.detach(), Epsilon(eps))
     R_seq = torch.zeros(3, 6, last.shape[1], dtype=torch.float64)
     H = 4
     R_seq[:, -1, :H] = R_last[:, :H]

@@ -27,7 +27,7 @@ def switches(model):
 
 
 def test_cp_lrp_is_gradient_times_input_with_constant_attention_and_scale():
-    """Ali et al. 2022: with eps = 0 and ReLU, CP-LRP is gradient x input once softmax and LayerNorm scale are constants."""
+    """Ali et al. 2022: with eps = 0 and ReLU, CP-LRP is gradient x input with softmax and LayerNorm scale constant."""
     model = TinyTransformerClassifier(act=nn.ReLU).double().eval()
     x = ids()
     R = cp_lrp(model, x, 1, epsilon=0.0)

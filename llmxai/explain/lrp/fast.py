@@ -30,10 +30,14 @@ def affine_map(module):
 
 
 def layer_plan(model, rule, epsilon, gamma, rule_map):
-    """[(name, module, what)] for every module the pass treats; what is a Rule, PASS, GRADIENT, "lstm" or None (unsupported)."""
+    """[(name, module, what)] for every module the pass treats.
+
+    ``what`` is a Rule, PASS, GRADIENT, "avgpool", "lstm", or None (unsupported: raises if it runs).
+    """
     check_rule_map(rule_map, model)
     default = make_rule(rule, epsilon, gamma)
     plan, inside = [], []
+    types = tuple(k for k in (rule_map or {}) if isinstance(k, type))
     for name, m in model.named_modules():
         if any(name.startswith(p + ".") for p in inside):
             continue
@@ -46,8 +50,9 @@ def layer_plan(model, rule, epsilon, gamma, rule_map):
             plan.append((name, m, "lstm" if spec is None else spec))
         elif isinstance(m, WEIGHTED):
             plan.append((name, m, default if spec is None else make_rule(spec, epsilon, gamma)))
-        elif not list(m.children()) and lookup(name, m, {k: v for k, v in (rule_map or {}).items() if k == name or isinstance(k, type)}):
-            raise ValueError(f"rule_map: layer {name!r} of type {type(m).__name__} has no weights; give it 'pass' or 'gradient', not {spec!r}")
+        elif not list(m.children()) and (name in (rule_map or {}) or isinstance(m, types)):
+            raise ValueError(f"rule_map: layer {name!r} of type {type(m).__name__} has no weights; "
+                             f"give it 'pass' or 'gradient', not {spec!r}")
         elif isinstance(m, AVG_POOLS):
             plan.append((name, m, "avgpool"))
         elif isinstance(m, ACTIVATIONS):
@@ -70,7 +75,7 @@ def unsupported(name, module):
 
 @contextmanager
 def switches(model, attention):
-    """Set the CONVENTIONS.md switches for the pass: LayerNorm scale constant, and attention weights constant for CP-LRP."""
+    """Set the CONVENTIONS.md switches: LayerNorm scale constant; attention weights constant for CP-LRP."""
     saved = []
     try:
         for m in model.modules():
@@ -88,7 +93,9 @@ def switches(model, attention):
 
 def lrp(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_map=None, return_layers=False,
         attention="cp", **forward_kwargs):
-    """Layer-wise relevance propagation (Bach et al. 2015, DOI 10.1371/journal.pone.0130140) as one modified backward pass.
+    """Layer-wise relevance propagation as one modified backward pass.
+
+    Bach et al. 2015, PLoS ONE, DOI 10.1371/journal.pone.0130140; rules as in Montavon et al. 2019.
 
     The target score's relevance R = y_c starts at the output and is redistributed
     layer by layer: weighted layers by ``rule`` (a :class:`Rule`, or one of "zero",
@@ -180,8 +187,9 @@ def _hook(name, what, epsilon, x, sink, layers, order):
             out.register_hook(lambda g: g * factor)
             return None
         if isinstance(what, (ZBox, Flat)) and a is not x:
-            raise ValueError(f"lrp: rule {what!r} on layer {name!r} needs a layer fed directly by the inputs (the fast "
-                             "pass carries R = a * g, which cannot hold relevance where a = 0); use lrp_literal or another rule")
+            raise ValueError(f"lrp: rule {what!r} on layer {name!r} needs a layer fed directly by the inputs (the "
+                             "fast pass carries R = a * g, which cannot hold relevance where a = 0); "
+                             "use lrp_literal or another rule")
         into = sink if a is x else None
         return RuleFunction.apply(a, out.detach(), what, affine_map(module), module.weight.detach(),
                                   None if module.bias is None else module.bias.detach(), into, record)

@@ -42,7 +42,8 @@ def linear_relevance(a, weight, bias, R, rule, low=None, high=None, real=None):
     elif isinstance(rule, Flat):
         Z = (torch.ones_like(a) if real is None else real)[:, :, None] * torch.ones_like(W)
     else:
-        raise ValueError(f"literal LRP: no matrix form for {rule!r}; use Zero, Epsilon, Gamma, AlphaBeta, ZPlus, ZBox or Flat")
+        raise ValueError(f"literal LRP: no matrix form for {rule!r}; "
+                         "use Zero, Epsilon, Gamma, AlphaBeta, ZPlus, ZBox or Flat")
     return (Z * safe_divide(R, stabilize(Z.sum(1), rule.epsilon))[:, None]).sum(2)
 
 
@@ -62,7 +63,8 @@ def _check_window(module):
         if module.groups != 1 or module.padding_mode != "zeros" or isinstance(module.padding, str):
             raise ValueError(f"literal LRP: {type(module).__name__} needs groups=1, numeric zero padding; got {module}")
     elif getattr(module, "ceil_mode", False) or getattr(module, "count_include_pad", True) is False:
-        raise ValueError(f"literal LRP: {type(module).__name__} needs ceil_mode=False, count_include_pad=True; got {module}")
+        raise ValueError(f"literal LRP: {type(module).__name__} needs ceil_mode=False and count_include_pad=True; "
+                         f"got {module}")
 
 
 def conv_relevance(module, a, R, rule, low=None, high=None):
@@ -141,7 +143,8 @@ def lrp_literal(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25,
     layers = {"output": R}
     for name, m, a, y in reversed(calls):
         if R.numel() != y.numel():
-            raise ValueError(f"literal LRP: layer {name!r} output has shape {tuple(y.shape)} but the layer above takes {tuple(R.shape)}; the model is not a chain")
+            raise ValueError(f"literal LRP: layer {name!r} output has shape {tuple(y.shape)} but the layer above "
+                             f"takes {tuple(R.shape)}; the model is not a chain of layers")
         R = _layer(name, m, a, R.reshape(y.shape), lookup(name, m, rule_map), default, epsilon, gamma)
         layers[name] = R
     R = R.reshape(x.shape)
@@ -155,7 +158,8 @@ def _layer(name, m, a, R, spec, default, epsilon, gamma):
         bounds = (rule.low, rule.high) if isinstance(rule, ZBox) else (None, None)
         if isinstance(m, nn.Linear):
             flat = a.reshape(-1, a.shape[-1])
-            lo, hi = (None if v is None else torch.as_tensor(v, dtype=a.dtype, device=a.device).expand_as(a).reshape(flat.shape)
+            lo, hi = (None if v is None else
+                      torch.as_tensor(v, dtype=a.dtype, device=a.device).expand_as(a).reshape(flat.shape)
                       for v in bounds)
             out = linear_relevance(flat, m.weight.detach(), None if m.bias is None else m.bias.detach(),
                                    R.reshape(-1, R.shape[-1]), rule, lo, hi)

@@ -24,7 +24,8 @@ def is_lstm(m):
 def _directions(lstm):
     """[(W_ih, W_hh, b, reverse)] for each direction, weights detached."""
     if getattr(lstm, "num_layers", 1) != 1 or getattr(lstm, "proj_size", 0):
-        raise ValueError(f"LSTM LRP: expected one layer without projection, got num_layers={getattr(lstm, 'num_layers', 1)}")
+        raise ValueError("LSTM LRP: expected one layer without projection, "
+                         f"got num_layers={getattr(lstm, 'num_layers', 1)}, proj_size={getattr(lstm, 'proj_size', 0)}")
     out = []
     for suffix, reverse in (("_l0", False), ("_l0_reverse", True)):
         if not hasattr(lstm, "weight_ih" + suffix):
@@ -47,14 +48,16 @@ def _check(lstm, x, R_out, epsilon=0.0, lengths=None):
     validate.same_size(dirs[0][0].shape[1], x.shape[2], "x: input features of the LSTM")
     if R_out is not None:
         validate.tensor(R_out, "R_out", ndim=3, floating=True)
-        validate.same_size((x.shape[0], x.shape[1], H * len(dirs)), tuple(R_out.shape), "R_out: shape (B, T, directions * H)")
+        validate.same_size((x.shape[0], x.shape[1], H * len(dirs)), tuple(R_out.shape),
+                           "R_out: shape (B, T, directions * H)")
     keep = None
     if lengths is not None:
         validate.tensor(lengths, "lengths", ndim=1, floating=False)
         validate.same_size(x.shape[0], lengths.shape[0], "lengths: batch size")
         if int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]:
             raise ValueError(f"lengths: expected values in [1, {x.shape[1]}], got {lengths.tolist()}")
-        keep = torch.arange(x.shape[1], device=x.device)[None, :, None] < lengths.to(x.device)[:, None, None]  # (B, T, 1)
+        steps = torch.arange(x.shape[1], device=x.device)
+        keep = steps[None, :, None] < lengths.to(x.device)[:, None, None]  # (B, T, 1)
     return dirs, H, keep
 
 
@@ -135,8 +138,9 @@ def fast_output(module, args, kwargs, out, epsilon, record=None):
     named = dict(zip(("input", "hx", "lengths"), args))
     named.update(kwargs)
     if named.get("hx") is not None or set(named) - {"input", "hx", "lengths"}:
+        unknown = sorted(set(named) - {"input", "hx", "lengths"})
         raise ValueError(f"lrp: {type(module).__name__} was called with an initial state (or unknown arguments "
-                         f"{sorted(set(named) - {'input', 'hx', 'lengths'})}); LSTM LRP supports a zero initial state only")
+                         f"{unknown}); LSTM LRP supports a zero initial state only")
     x, lengths = named["input"], named.get("lengths")
     batch_first = getattr(module, "batch_first", True)
     xb = x if batch_first else x.transpose(0, 1)
@@ -148,7 +152,10 @@ def fast_output(module, args, kwargs, out, epsilon, record=None):
         raise ValueError(f"lrp: recomputing {type(module).__name__} from its parameters does not reproduce its output; "
                          "LSTM LRP needs torch's LSTM equations and parameter names")
     H = seq.shape[-1] // len(_directions(module))
-    last = seq[:, -1, :H] if lengths is None else seq[torch.arange(seq.shape[0], device=seq.device), lengths.to(seq.device) - 1, :H]
+    if lengths is None:
+        last = seq[:, -1, :H]
+    else:
+        last = seq[torch.arange(seq.shape[0], device=seq.device), lengths.to(seq.device) - 1, :H]
     h_n = [last] + ([seq[:, 0, H:]] if seq.shape[-1] > H else [])
     _, (_, c_n) = out
     return output, (torch.stack(h_n, 0), c_n.detach())

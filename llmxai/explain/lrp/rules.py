@@ -160,7 +160,9 @@ class ZPlus(AlphaBeta):
 
 
 class ZBox(Rule):
-    """LRP-z^B for inputs bounded in [low, high]: z_ij = x_i w_ij - l_i w_ij^+ - h_i w_ij^- (Montavon et al. 2017, DOI 10.1016/j.patcog.2016.11.008).
+    """LRP-z^B for inputs in [low, high]: z_ij = x_i w_ij - l_i w_ij^+ - h_i w_ij^-.
+
+    Montavon et al. 2017, DOI 10.1016/j.patcog.2016.11.008.
 
     Meant for the first layer; ``low`` and ``high`` are numbers or tensors broadcastable
     to the layer's input.
@@ -180,7 +182,10 @@ class ZBox(Rule):
 
 
 class Flat(Rule):
-    """LRP-flat: every input of a neuron gets an equal share, z_ij = 1 (Lapuschkin et al. 2019, DOI 10.1038/s41467-019-08987-4)."""
+    """LRP-flat: every input of a neuron gets an equal share, z_ij = 1.
+
+    Lapuschkin et al. 2019, DOI 10.1038/s41467-019-08987-4.
+    """
 
     name = "flat"
 

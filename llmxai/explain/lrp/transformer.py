@@ -63,7 +63,8 @@ def activation_hooks(model, stack):
     ReLU needs nothing: its gradient already is a / z.
     """
     for m in model.modules():
-        if not (isinstance(getattr(m, "linear1", None), torch.nn.Linear) and isinstance(getattr(m, "hook_hidden", None), HookPoint)
+        linear1, hidden = getattr(m, "linear1", None), getattr(m, "hook_hidden", None)
+        if not (isinstance(linear1, torch.nn.Linear) and isinstance(hidden, HookPoint)
                 and getattr(m, "activation", "relu") != "relu"):
             continue
         seen = {}
@@ -95,7 +96,7 @@ def attn_lrp(model, inputs, target, epsilon=1e-6, rule_map=None, return_layers=F
 
 
 def attention_relevance(q, k, v, R_z, method="attnlrp", mask=None, epsilon=0.0):
-    """Literal rules for one attention: relevance of q, k, v (..., T, d_head) from R_z on z = softmax(q k^T / sqrt(d)) v.
+    """Literal rules for one attention: R_q, R_k, R_v (..., T, d_head) from R_z, z = softmax(q k^T / sqrt(d)) v.
 
     Every product gets its share by the epsilon rule on the sum it enters,
     z_id = sum_j P_ij v_jd and s_ij = sum_d q_id k_jd / sqrt(d). CP-LRP gives all of
