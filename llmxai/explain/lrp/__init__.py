@@ -1,4 +1,17 @@
-"""Layer-wise relevance propagation, written twice: literal per-layer rules and a fast modified-gradient pass."""
+"""Layer-wise relevance propagation (LRP), written twice.
+
+- :func:`lrp_literal` walks a chain of layers backwards and applies each rule in matrix
+  form (``linear_relevance``; convolutions through an explicit unfold; pooling): what the
+  chapter derives, slow on purpose.
+- :func:`lrp` runs the same rules as one modified backward pass over any model built
+  from Linear, Conv1d/Conv2d, activations, pooling, Flatten, Dropout, LSTMs and the
+  Transformer layers of CONVENTIONS.md (CP-LRP or AttnLRP), carrying R = a * g.
+
+Rules are small objects (:class:`Rule` with input/weight modifiers, a bias modifier and
+a stabiliser): :class:`Zero`, :class:`Epsilon`, :class:`Gamma`, :class:`ZPlus`,
+:class:`AlphaBeta`, :class:`ZBox`, :class:`Flat`. :func:`conservation` sums relevance
+layer by layer and reports what bias and epsilon absorbed.
+"""
 
 from llmxai.explain.lrp.conservation import Conservation, conservation
 from llmxai.explain.lrp.fast import lrp
