@@ -8,10 +8,9 @@ from llmxai.explain.lrp import Epsilon, conservation, linear_relevance, lrp
 from llmxai.explain.lrp.lstm import fast_forward, lstm_lrp, lstm_lrp_literal
 
 
-def lstm(bidirectional, bias=True, batch_first=True):
+def lstm(bidirectional, bias=True, batch_first=True, layers=1):
     torch.manual_seed(0)
-    m = nn.LSTM(5, 4, batch_first=batch_first, bidirectional=bidirectional, bias=bias).double()
-    return m
+    return nn.LSTM(5, 4, layers, batch_first=batch_first, bidirectional=bidirectional, bias=bias).double()
 
 
 def x_and_R(D):
@@ -20,9 +19,9 @@ def x_and_R(D):
     return x, torch.randn(3, 6, 4 * D, generator=g, dtype=torch.float64)
 
 
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_literal_equals_fast_and_forward_equals_torch(bidirectional):
-    m = lstm(bidirectional)
+@pytest.mark.parametrize("bidirectional, layers", [(False, 1), (True, 1), (True, 2)])
+def test_literal_equals_fast_and_forward_equals_torch(bidirectional, layers):
+    m = lstm(bidirectional, layers=layers)
     x, R = x_and_R(1 + bidirectional)
     torch.testing.assert_close(fast_forward(m, x), m(x)[0], rtol=0, atol=1e-12)
     a, b = lstm_lrp_literal(m, x, R, 1e-3), lstm_lrp(m, x, R, 1e-3)
@@ -30,13 +29,13 @@ def test_literal_equals_fast_and_forward_equals_torch(bidirectional):
     assert a.abs().sum() > 0
 
 
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_relevance_is_conserved_without_bias(bidirectional):
-    m = lstm(bidirectional, bias=False)
+@pytest.mark.parametrize("bidirectional, layers", [(False, 1), (True, 1), (False, 2)])
+def test_relevance_is_conserved_without_bias(bidirectional, layers):
+    m = lstm(bidirectional, bias=False, layers=layers)
     x, R = x_and_R(1 + bidirectional)
     for fn in (lstm_lrp_literal, lstm_lrp):
         torch.testing.assert_close(fn(m, x, R, 1e-12).sum((1, 2)), R.sum((1, 2)), rtol=1e-8, atol=1e-10)
-    leak = R.sum((1, 2)) - lstm_lrp_literal(lstm(bidirectional), x, R, 1e-12).sum((1, 2))
+    leak = R.sum((1, 2)) - lstm_lrp_literal(lstm(bidirectional, layers=layers), x, R, 1e-12).sum((1, 2))
     assert leak.abs().max() > 1e-3  # biases absorb relevance, and the leak shows it
 
 
@@ -68,18 +67,20 @@ class Classifier(nn.Module):
 
     def forward(self, x):  # x (B, T, 5)
         out, (h_n, c_n) = self.lstm(x.transpose(0, 1))
-        last = torch.cat(list(h_n), -1) if self.use_h_n else out[-1]
+        last = torch.cat(list(h_n[-(1 + self.lstm.bidirectional):]), -1) if self.use_h_n else out[-1]
         return self.head(last)
 
 
 @pytest.mark.parametrize("use_h_n, bidirectional", [(False, False), (True, False), (True, True)])
 def test_lrp_through_a_classifier_with_an_lstm(use_h_n, bidirectional):
     model = Classifier(use_h_n, bidirectional).double().eval()
+    if use_h_n and bidirectional:
+        model.lstm = nn.LSTM(5, 4, 2, bidirectional=True).double()
     x, _ = x_and_R(1)
     eps = 1e-3
     R = lrp(model, x, 2, epsilon=eps)
     out, (h_n, _) = model.lstm(x.transpose(0, 1))
-    last = torch.cat(list(h_n), -1) if use_h_n else out[-1]
+    last = torch.cat(list(h_n[-(1 + bidirectional):]), -1) if use_h_n else out[-1]
     top = torch.zeros(3, 3, dtype=torch.float64)
     top[:, 2] = model(x)[:, 2]
     W, b = model.head.weight.detach(), model.head.bias.detach()
@@ -103,8 +104,8 @@ def test_classifier_conserves_without_bias_and_bad_input():
         lstm_lrp(m, x, torch.zeros(3, 6, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match="input features"):
         lstm_lrp_literal(m, torch.zeros(3, 6, 4, dtype=torch.float64), torch.zeros(3, 6, 4, dtype=torch.float64))
-    with pytest.raises(ValueError, match="one layer"):
-        lstm_lrp(nn.LSTM(5, 4, num_layers=2, batch_first=True).double(), x, torch.zeros(3, 6, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="projection"):
+        lstm_lrp(nn.LSTM(5, 4, proj_size=2, batch_first=True).double(), x, torch.zeros(3, 6, 2, dtype=torch.float64))
 
 
 def test_lstm_attention_classifier_conserves_with_constant_pooling_weights():

@@ -1,5 +1,6 @@
 """LRP on llmxai's own recurrent models (llmxai.nn.lstm), with padding."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -9,9 +10,10 @@ from llmxai.nn.lstm import LSTM
 from llmxai.nn.lstm_classifier import LSTMAttentionClassifier
 
 
-def test_llmxai_lstm_with_lengths_literal_equals_fast_and_forward():
+@pytest.mark.parametrize("layers", [1, 2])
+def test_llmxai_lstm_with_lengths_literal_equals_fast_and_forward(layers):
     torch.manual_seed(0)
-    ours = LSTM.from_torch(nn.LSTM(5, 4, batch_first=True, bidirectional=True)).double()
+    ours = LSTM.from_torch(nn.LSTM(5, 4, layers, batch_first=True, bidirectional=True)).double()
     g = torch.Generator().manual_seed(1)
     x = torch.randn(3, 6, 5, generator=g, dtype=torch.float64)
     lengths = torch.tensor([6, 2, 4])

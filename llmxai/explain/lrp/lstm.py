@@ -5,7 +5,7 @@ Gates are treated as constants: in h_t = o_t * tanh(c_t) and in i_t * g_t all
 relevance goes to the signal (c_t, g_t), none to the gate ("signal-take-all").
 The cell update c_t = f_t * c_{t-1} + i_t * g_t and the affine map into g_t share
 relevance by the epsilon rule. Works on any module with torch's LSTM parameter names
-(nn.LSTM, llmxai's LSTM): one layer, optionally bidirectional, zero initial state.
+(nn.LSTM, llmxai's LSTM): stacked, optionally bidirectional, zero initial state.
 """
 
 import torch
@@ -21,34 +21,36 @@ def is_lstm(m):
     return hasattr(m, "weight_ih_l0") and hasattr(m, "weight_hh_l0")
 
 
-def _directions(lstm):
-    """[(W_ih, W_hh, b, reverse)] for each direction, weights detached."""
-    if getattr(lstm, "num_layers", 1) != 1 or getattr(lstm, "proj_size", 0):
-        raise ValueError("LSTM LRP: expected one layer without projection, "
-                         f"got num_layers={getattr(lstm, 'num_layers', 1)}, proj_size={getattr(lstm, 'proj_size', 0)}")
-    out = []
-    for suffix, reverse in (("_l0", False), ("_l0_reverse", True)):
-        if not hasattr(lstm, "weight_ih" + suffix):
-            continue
-        W_ih, W_hh = getattr(lstm, "weight_ih" + suffix).detach(), getattr(lstm, "weight_hh" + suffix).detach()
-        b = torch.zeros(W_ih.shape[0], dtype=W_ih.dtype, device=W_ih.device)
-        for name in ("bias_ih", "bias_hh"):
-            if getattr(lstm, name + suffix, None) is not None:
-                b = b + getattr(lstm, name + suffix).detach()
-        out.append((W_ih, W_hh, b, reverse))
-    return out
+def _layers(lstm):
+    """For each layer, [(W_ih, W_hh, b, reverse)] for each direction, weights detached."""
+    if getattr(lstm, "proj_size", 0):
+        raise ValueError(f"LSTM LRP: expected an LSTM without projection, got proj_size={lstm.proj_size}")
+    layers = []
+    for k in range(getattr(lstm, "num_layers", 1)):
+        dirs = []
+        for suffix, reverse in ((f"_l{k}", False), (f"_l{k}_reverse", True)):
+            if not hasattr(lstm, "weight_ih" + suffix):
+                continue
+            W_ih, W_hh = getattr(lstm, "weight_ih" + suffix).detach(), getattr(lstm, "weight_hh" + suffix).detach()
+            b = torch.zeros(W_ih.shape[0], dtype=W_ih.dtype, device=W_ih.device)
+            for name in ("bias_ih", "bias_hh"):
+                if getattr(lstm, name + suffix, None) is not None:
+                    b = b + getattr(lstm, name + suffix).detach()
+            dirs.append((W_ih, W_hh, b, reverse))
+        layers.append(dirs)
+    return layers
 
 
 def _check(lstm, x, R_out, epsilon=0.0, lengths=None):
     validate.tensor(x, "x", ndim=3, floating=True)
     if not float(epsilon) >= 0:
         raise ValueError(f"epsilon: expected a number >= 0, got {epsilon!r}")
-    dirs = _directions(lstm)
-    H = dirs[0][1].shape[1]
-    validate.same_size(dirs[0][0].shape[1], x.shape[2], "x: input features of the LSTM")
+    layers = _layers(lstm)
+    H = layers[0][0][1].shape[1]
+    validate.same_size(layers[0][0][0].shape[1], x.shape[2], "x: input features of the LSTM")
     if R_out is not None:
         validate.tensor(R_out, "R_out", ndim=3, floating=True)
-        validate.same_size((x.shape[0], x.shape[1], H * len(dirs)), tuple(R_out.shape),
+        validate.same_size((x.shape[0], x.shape[1], H * len(layers[-1])), tuple(R_out.shape),
                            "R_out: shape (B, T, directions * H)")
     keep = None
     if lengths is not None:
@@ -58,7 +60,7 @@ def _check(lstm, x, R_out, epsilon=0.0, lengths=None):
             raise ValueError(f"lengths: expected values in [1, {x.shape[1]}], got {lengths.tolist()}")
         steps = torch.arange(x.shape[1], device=x.device)
         keep = steps[None, :, None] < lengths.to(x.device)[:, None, None]  # (B, T, 1)
-    return dirs, H, keep
+    return layers, H, keep
 
 
 def _steps(T, reverse):
@@ -71,11 +73,24 @@ def lstm_lrp_literal(lstm, x, R_out, epsilon=1e-6, lengths=None):
     Per step t, backwards in time: R_c += R_h (signal-take-all); c = f c_prev + i g by
     the epsilon rule; R_g passes through tanh; [x_t; h_prev] -> g by the epsilon rule.
     With ``lengths`` (B,), steps past a sequence's end carry the state unchanged (as
-    llmxai's LSTM does), so they pass relevance through and take none.
+    llmxai's LSTM does), so they pass relevance through and take none. Stacked layers
+    hand the relevance of their input sequence down to the layer below.
     """
-    dirs, H, keep = _check(lstm, x, R_out, epsilon, lengths)
+    layers, H, keep = _check(lstm, x, R_out, epsilon, lengths)
+    inputs = [x]
+    with torch.no_grad():
+        for dirs in layers[:-1]:
+            inputs.append(_fast_layer(dirs, inputs[-1], 0.0, keep))
+    R = R_out
+    for dirs, x_k in reversed(list(zip(layers, inputs))):
+        R = _literal_layer(dirs, x_k, R, epsilon, keep)
+    return R
+
+
+def _literal_layer(dirs, x, R_out, epsilon, keep):
     rule = Epsilon(epsilon)
     B, T, n_in = x.shape
+    H = dirs[0][1].shape[1]
     R_x = torch.zeros_like(x)
     for k, (W_ih, W_hh, b, reverse) in enumerate(dirs):
         h, c, saved = x.new_zeros(B, H), x.new_zeros(B, H), []
@@ -98,10 +113,9 @@ def lstm_lrp_literal(lstm, x, R_out, epsilon=1e-6, lengths=None):
     return R_x
 
 
-def fast_forward(lstm, x, epsilon=1e-6, lengths=None):
-    """The LSTM's output (B, T, D*H) recomputed so that its backward pass is LRP (gates detached)."""
-    dirs, H, keep = _check(lstm, x, None, epsilon, lengths)
+def _fast_layer(dirs, x, epsilon, keep):
     B, T, _ = x.shape
+    H = dirs[0][1].shape[1]
     outputs = []
     for W_ih, W_hh, b, reverse in dirs:
         h, c = x.new_zeros(B, H), x.new_zeros(B, H)
@@ -120,7 +134,19 @@ def fast_forward(lstm, x, epsilon=1e-6, lengths=None):
                 h, c = torch.where(keep[:, t], h_new, h), torch.where(keep[:, t], c_new, c)
                 hs[t] = h_new * keep[:, t]
         outputs.append(torch.stack(hs, 1))  # (B, T, H)
-    return torch.cat(outputs, -1)
+    return torch.cat(outputs, -1)  # (B, T, D*H)
+
+
+def fast_forward(lstm, x, epsilon=1e-6, lengths=None, all_layers=False):
+    """The LSTM's output (B, T, D*H) recomputed so that its backward pass is LRP (gates detached).
+
+    With ``all_layers``, the list of every layer's output sequence.
+    """
+    layers, H, keep = _check(lstm, x, None, epsilon, lengths)
+    outputs = [x]
+    for dirs in layers:
+        outputs.append(_fast_layer(dirs, outputs[-1], epsilon, keep))
+    return outputs[1:] if all_layers else outputs[-1]
 
 
 def lstm_lrp(lstm, x, R_out, epsilon=1e-6, lengths=None):
@@ -146,16 +172,18 @@ def fast_output(module, args, kwargs, out, epsilon, record=None):
     xb = x if batch_first else x.transpose(0, 1)
     if record is not None:
         xb = Tap.apply(xb, record)
-    seq = fast_forward(module, xb, epsilon, lengths)  # (B, T, D*H)
-    output = seq if batch_first else seq.transpose(0, 1)
+    seqs = fast_forward(module, xb, epsilon, lengths, all_layers=True)  # each (B, T, D*H)
+    output = seqs[-1] if batch_first else seqs[-1].transpose(0, 1)
     if not torch.allclose(output, out[0], rtol=1e-4, atol=1e-5):
         raise ValueError(f"lrp: recomputing {type(module).__name__} from its parameters does not reproduce its output; "
                          "LSTM LRP needs torch's LSTM equations and parameter names")
-    H = seq.shape[-1] // len(_directions(module))
-    if lengths is None:
-        last = seq[:, -1, :H]
-    else:
-        last = seq[torch.arange(seq.shape[0], device=seq.device), lengths.to(seq.device) - 1, :H]
-    h_n = [last] + ([seq[:, 0, H:]] if seq.shape[-1] > H else [])
+    h_n, H = [], out[1][0].shape[-1]
+    for seq in seqs:
+        if lengths is None:
+            h_n.append(seq[:, -1, :H])
+        else:
+            h_n.append(seq[torch.arange(seq.shape[0], device=seq.device), lengths.to(seq.device) - 1, :H])
+        if seq.shape[-1] > H:
+            h_n.append(seq[:, 0, H:])
     _, (_, c_n) = out
     return output, (torch.stack(h_n, 0), c_n.detach())
