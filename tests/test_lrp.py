@@ -58,6 +58,7 @@ def test_fast_equals_literal_with_rule_on_first_layer(build, rule):
     for name in lb:
         torch.testing.assert_close(la[name], lb[name], rtol=0, atol=1e-10)
     assert a.shape == x.shape and a.abs().sum() > 0
+    torch.testing.assert_close(a, lrp(model, x, 1, epsilon=1e-3, rule_map=rule_map), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("build", MODELS)
@@ -68,6 +69,14 @@ def test_fast_equals_literal_with_rule_everywhere(build, rule):
     a = lrp(model, x, 0, rule=rule, epsilon=1e-2, gamma=0.5)
     b = lrp_literal(model, x, 0, rule=rule, epsilon=1e-2, gamma=0.5)
     torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+def test_float32_models_work_and_agree_loosely():
+    model = cnn().float()
+    x = data(model).float()
+    a, b = lrp(model, x, 1, rule="gamma"), lrp_literal(model, x, 1, rule="gamma")
+    assert a.dtype == torch.float32
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_rule_objects_equal_names_and_differ_from_each_other():
