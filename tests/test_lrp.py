@@ -152,6 +152,27 @@ def test_alpha_beta_leaks_exactly_the_neurons_without_positive_or_negative_parts
     torch.testing.assert_close(R_in.sum(1), R.sum(1), rtol=0, atol=1e-12)
 
 
+def test_linear_relevance_by_hand_and_bad_input():
+    a = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
+    W = torch.tensor([[1.0, -0.5]], dtype=torch.float64)  # z = 1 - 1 + b
+    b = torch.tensor([0.5], dtype=torch.float64)
+    R = torch.tensor([[2.0]], dtype=torch.float64)
+    # z_11 = 1, z_21 = -1, z_1 = 0.5: R_1 = 1 / 0.5 * 2 = 4, R_2 = -4 (and the bias absorbs 2).
+    torch.testing.assert_close(linear_relevance(a, W, b, R, Zero()), torch.tensor([[4.0, -4.0]], dtype=torch.float64))
+    # z+: only z_11 is positive, so it takes all of R.
+    torch.testing.assert_close(linear_relevance(a, W, b, R, ZPlus(epsilon=0.0)),
+                               torch.tensor([[2.0, 0.0]], dtype=torch.float64))
+    # z^B on [0, 3]: z_i1 = x_i w_i1 - l_i w^+ - h_i w^- = (1, -1 + 1.5), shares 1 : 0.5.
+    torch.testing.assert_close(linear_relevance(a, W, None, R, ZBox(0.0, 3.0, epsilon=0.0)),
+                               torch.tensor([[4 / 3, 2 / 3]], dtype=torch.float64))
+    with pytest.raises(ValueError, match="input features"):
+        linear_relevance(a, W.T, b, R, Zero())
+    with pytest.raises(ValueError, match=r"R: shape \(N, out\)"):
+        linear_relevance(a, W, b, R.T.repeat(1, 2), Zero())
+    with pytest.raises(TypeError, match="Rule object"):
+        linear_relevance(a, W, b, R, "epsilon")
+
+
 def test_flat_and_zbox_need_the_input_layer_in_the_fast_pass():
     model, x = mlp(), data(mlp())
     with pytest.raises(ValueError, match="fed directly by the inputs"):

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmxai import validate
 from llmxai.explain._inputs import Prepared, eval_mode
 from llmxai.explain.lrp._common import ACTIVATIONS, SHAPE_ONLY
 from llmxai.explain.lrp.rules import (PASS, AlphaBeta, Epsilon, Flat, Gamma, Rule, ZBox, Zero,
@@ -23,6 +24,13 @@ def linear_relevance(a, weight, bias, R, rule, low=None, high=None, real=None):
     ``low``/``high`` (N, in) are the z^B bounds; ``real`` (N, in) marks true inputs
     (not padding) for the flat rule.
     """
+    validate.tensor(a, "a", ndim=2, floating=True)
+    validate.tensor(weight, "weight", ndim=2, floating=True)
+    validate.tensor(R, "R", ndim=2, floating=True)
+    validate.same_size(weight.shape[1], a.shape[1], "a: input features of weight (out, in)")
+    validate.same_size((a.shape[0], weight.shape[0]), tuple(R.shape), "R: shape (N, out)")
+    if not isinstance(rule, Rule):
+        raise TypeError(f"rule: expected a Rule object (Epsilon(), Gamma(), ...), got {rule!r}")
     W = weight.T[None]  # (1, in, out)
     if isinstance(rule, (Zero, Epsilon, Gamma)):
         if isinstance(rule, Gamma):
@@ -38,6 +46,8 @@ def linear_relevance(a, weight, bias, R, rule, low=None, high=None, real=None):
         share_n = Zn * safe_divide(R, stabilize(Zn.sum(1), rule.epsilon))[:, None]
         return (rule.alpha * share_p - rule.beta * share_n).sum(2)
     if isinstance(rule, ZBox):
+        low, high = (torch.as_tensor(v if given is None else given, dtype=a.dtype, device=a.device).expand_as(a)
+                     for v, given in ((rule.low, low), (rule.high, high)))
         Z = a[:, :, None] * W - low[:, :, None] * W.clamp(min=0) - high[:, :, None] * W.clamp(max=0)
     elif isinstance(rule, Flat):
         Z = (torch.ones_like(a) if real is None else real)[:, :, None] * torch.ones_like(W)
