@@ -16,6 +16,10 @@ from llmxai.explain.rollout import (attention_flow, attention_maps, attention_ro
                                     max_flow)
 from llmxai.explain.targets import select_target
 
+# Layer-wise relevance propagation (literal rules and the fast modified-gradient pass).
+from llmxai.explain.lrp import (AlphaBeta, Conservation, Epsilon, Flat, Gamma, Rule, Zero, ZBox, ZPlus, attn_lrp,
+                                conservation, cp_lrp, lrp, lrp_literal)
+
 # Perturbation methods, mechanistic tools, metrics.
 from llmxai.explain.evaluate import (Curve, RandomizationResult, aopc, cascading_randomization, comprehensiveness,
                                      deletion_curve, independent_randomization, insertion_curve, precision_at_k,
@@ -35,4 +39,6 @@ __all__ = [
     "deletion_curve", "insertion_curve", "Curve", "aopc", "comprehensiveness", "sufficiency", "rationale_auc",
     "precision_at_k", "spearman", "rank_correlation", "cascading_randomization", "independent_randomization",
     "RandomizationResult",
+    "lrp", "lrp_literal", "cp_lrp", "attn_lrp", "conservation", "Conservation",
+    "Rule", "Zero", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "Flat",
 ]
