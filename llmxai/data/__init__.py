@@ -5,6 +5,7 @@ from llmxai.data.corpus import (
     corpus_tokenizer,
     corpus_vocabulary,
     generate_sentences,
+    is_grammatical,
     language_corpus,
     next_token_windows,
 )
@@ -58,7 +59,7 @@ __all__ = [
     "DATE_FORMATS", "DateData", "DateExample", "DateSplit", "date_dataset", "date_tokenizer",
     "encode_dates", "format_date", "generate_dates", "ordinal",
     "induction_masks", "next_token_batch", "repeated_tokens",
-    "Corpus", "corpus_tokenizer", "corpus_vocabulary", "generate_sentences", "language_corpus",
+    "Corpus", "corpus_tokenizer", "corpus_vocabulary", "generate_sentences", "is_grammatical", "language_corpus",
     "next_token_windows",
     "ImageData", "ImageSplit", "digits_dataset",
 ]
