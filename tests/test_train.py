@@ -306,7 +306,7 @@ def test_unknown_name_lists_known_ones(cache):
     cache("tiny-test")
     cache("other-test")
     assert {"tiny-test", "other-test"} <= set(known_pretrained())
-    with pytest.raises(ValueError, match=r"unknown model 'nope'.*'other-test', 'tiny-test'"):
+    with pytest.raises(ValueError, match=r"unknown model 'nope'.*'other-test'.*'tiny-test'"):
         pretrained("nope")
     with pytest.raises(TypeError, match="expected a str"):
         pretrained(3)
@@ -365,7 +365,7 @@ def test_metrics_may_carry_a_history_of_numbers(tmp_path, monkeypatch):
         _, info = pretrained("history", return_info=True)
         assert info["metrics"] == {"acc": 0.5, "history": {"step": [1.0, 2.0], "scores": [[[0.5, 0.25]], [[1.0, 2.0]]]}}
         assert pretrained("history", return_info=True)[1]["metrics"] == info["metrics"]
-        with pytest.raises(TypeError, match=r"history\['step'\]\[1\]"):
+        with pytest.raises(TypeError, match=r"\['history'\]\['step'\]\[1\]"):
             pretrained("bad-history")
         with pytest.raises(TypeError, match="str metric names"):
             pretrained("bad-key")
