@@ -42,3 +42,12 @@ def test_bad_input(kwargs):
     with pytest.raises(ValueError, match="expected"):
         labelled_scatter(**kwargs)
     plt.close("all")
+
+
+def test_colours_follow_group_order_even_when_a_group_is_absent():
+    order = ["a", "b", "c"]
+    full = labelled_scatter(np.zeros((3, 2)), "xyz", ["a", "b", "c"], group_order=order)
+    partial = labelled_scatter(np.zeros((2, 2)), "xz", ["a", "c"], group_order=order)
+    colour = lambda ax, i: tuple(ax.collections[i].get_facecolor()[0])
+    assert colour(partial, 0) == colour(full, 0) and colour(partial, 1) == colour(full, 2)
+    plt.close("all")

@@ -10,7 +10,8 @@ def labelled_scatter(points, labels, groups=None, *, ax=None, title=None, xlabel
     """Draw ``points (n, 2)`` with ``labels[i]`` written next to point ``i``; return the ``Axes``.
 
     ``groups[i]`` names point ``i``'s group; each group gets one colour and a legend entry,
-    in ``group_order`` if given (else in order of first appearance).
+    in ``group_order`` if given (else in order of first appearance). With ``group_order`` a
+    group's colour depends only on its place in that order, so several plots agree.
     """
     p = points.detach().cpu().numpy() if isinstance(points, torch.Tensor) else np.asarray(points, dtype=float)
     if p.ndim != 2 or p.shape[1] != 2:
@@ -31,7 +32,9 @@ def labelled_scatter(points, labels, groups=None, *, ax=None, title=None, xlabel
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for k, group in enumerate(g for g in order if g in seen):
+    for k, group in enumerate(order):
+        if group not in seen:
+            continue  # absent groups keep their colour slot, so colours match across plots
         rows = [i for i, g in enumerate(groups) if g == group]
         ax.scatter(p[rows, 0], p[rows, 1], s=18, color=colours[k % len(colours)],
                    label=None if group is None else str(group))
