@@ -9,13 +9,22 @@ and on a shared machine it makes the time swing.
 
 Early stopping reads a *validation* split cut from the training examples; the
 reported metric is measured afterwards on the *test* split, which training never
-touched. ``sentiment_data()``, ``date_data()`` and ``corpus_data()`` rebuild exactly
+touched. ``sentiment_data()``, ``date_data()`` and ``digits_data()`` rebuild exactly
 those objects: the ``llmxai.data`` dataset with ``train`` (the examples fitted),
 ``test`` and ``tokenizer``, plus a ``validation`` split attached by this module.
+``corpus_data()`` is tiny_gpt's :class:`llmxai.data.Corpus` (trained a fixed number of
+steps, so its validation stream only measures); ``induction_batch(step)`` and
+``induction_data()`` are the induction model's training batches and held-out sequences.
+Each recipe's ``info["config"]`` holds ``model`` (the constructor's arguments), ``data``
+(the helper's arguments), ``train`` and, for text, ``tokenizer``
+(:func:`llmxai.data.tokenizer_from_config` rebuilds it).
+
+Recipes print nothing; set ``LLMXAI_PROGRESS=1`` to see :func:`llmxai.train.fit`'s bar.
 
 Metric keys (``pretrained(name, return_info=True)[1]["metrics"]``):
 
-``seconds``           wall time of the recipe: data, training and evaluation
+``seconds``           wall time of the recipe: data, training and evaluation (:func:`measure`
+                      also times the whole ``pretrained`` call, building and saving included)
 ``cpu_seconds``       CPU time of this process over the same span (``seconds`` much larger
                       than ``cpu_seconds`` means a busy machine, not a slow recipe)
 ``steps``             optimiser updates
@@ -29,12 +38,15 @@ Metric keys (``pretrained(name, return_info=True)[1]["metrics"]``):
 ``loss_repeated``     induction: loss on the repeated (copyable) half
 ``repeated_ratio``    induction: ``loss_repeated / loss_first`` (goal <= 0.3)
 ``induction_score``   induction: best head's induction score at the end
-``history``           dict of lists, same length per list: ``step`` and the curves recorded at
-                      each evaluation (``metric``, plus per-recipe curves; the induction
-                      recipe adds ``loss_first``, ``loss_repeated``, ``induction_score``
-                      and ``induction_scores`` / ``previous_token_scores``, one
-                      ``(n_layers, n_heads)`` nested list per checkpoint), and ``loss``, the
-                      training loss of every step
+``history``           dict of lists: ``loss``, the training loss of every step, and, one entry
+                      per evaluation, ``step`` and ``metric`` (what ``fit``'s ``eval_fn``
+                      returned, higher is better: validation accuracy or exact match, minus
+                      tiny_gpt's validation loss, minus induction's ``repeated_ratio``), plus
+                      per-recipe curves: tiny_gpt ``val_loss``; induction (which also
+                      checkpoints at step 0) ``loss_first``, ``loss_repeated``,
+                      ``repeated_ratio``, ``induction_score`` and ``induction_scores`` /
+                      ``previous_token_scores``, one ``(n_layers, n_heads)`` nested list per
+                      checkpoint (:func:`llmxai.explain.mech.induction_head_scores`)
 
 :data:`GOALS` states each recipe's goal; :func:`goal_met` checks metrics against it and
 :func:`measure` retrains recipes in a temporary cache and reports the numbers.
