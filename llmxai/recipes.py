@@ -288,7 +288,7 @@ _DATE_VOCAB = date_tokenizer().vocab_size
         "model": {"src_vocab": _DATE_VOCAB, "tgt_vocab": _DATE_VOCAB, "d_emb": 16, "d_hidden": 32,
                   "bidirectional": True},
         "data": DATE_DATA, "tokenizer": date_tokenizer().to_config(),
-        "train": {"lr": 1e-2, "batch_size": 64, "steps": 600, "eval_every": 25, "target": 0.98,
+        "train": {"lr": 2e-2, "batch_size": 64, "steps": 600, "eval_every": 25, "target": 0.98,
                   "clip_grad_norm": 1.0, "seed": 0},
     },
     description="LSTM encoder, additive attention, LSTM decoder: dates to ISO 8601",
@@ -442,7 +442,7 @@ def half_losses(model, ids, seq_len):
         "model": {"vocab_size": INDUCTION_DATA["vocab_size"], "d_model": 32, "n_heads": 4, "n_layers": 2,
                   "max_len": 1 + 2 * INDUCTION_DATA["seq_len"], "mlp": False},
         "data": INDUCTION_DATA,
-        "train": {"lr": 3e-3, "steps": 1000, "eval_every": 10, "target_ratio": 0.2, "seed": 0},
+        "train": {"lr": 3e-3, "steps": 1000, "eval_every": 5, "target_ratio": 0.2, "seed": 0},
     },
     description="two-layer attention-only Transformer on repeated random tokens (induction heads form)",
 )
