@@ -37,7 +37,9 @@ Metric keys (``pretrained(name, return_info=True)[1]["metrics"]``):
 ``loss_first``        induction: loss on the unpredictable first half of held-out sequences
 ``loss_repeated``     induction: loss on the repeated (copyable) half
 ``repeated_ratio``    induction: ``loss_repeated / loss_first`` (goal <= 0.3)
-``induction_score``   induction: best head's induction score at the end
+``induction_score``   induction: best head's induction score at the end (in the trained model a
+                      first-layer fixed-offset head, not a two-layer induction circuit:
+                      see :func:`induction_batch`)
 ``history``           dict of lists: ``loss``, the training loss of every step, and, one entry
                       per evaluation, ``step`` and ``metric`` (what ``fit``'s ``eval_fn``
                       returned, higher is better: validation accuracy or exact match, minus
@@ -80,7 +82,7 @@ from llmxai.data import (
 )
 from llmxai.data.tokenize import BOS_ID, EOS_ID, PAD_ID
 from llmxai.nn import GPT, DigitsCNN, LSTMAttentionClassifier, Seq2Seq, TextCNN, TransformerClassifier
-from llmxai.train import accuracy, fit, mean_loss, register_pretrained
+from llmxai.train import IGNORE_INDEX, accuracy, fit, mean_loss, register_pretrained
 
 PROGRESS_ENV = "LLMXAI_PROGRESS"  # set to 1 to see a progress bar while a recipe trains
 
@@ -412,13 +414,40 @@ def tiny_gpt(model, config, device):
 
 # --- induction heads ----------------------------------------------------------------------
 
-INDUCTION_DATA = {"vocab_size": 64, "seq_len": 16, "batch_size": 32, "n_eval": 256, "eval_seed": 1_000_000}
+INDUCTION_DATA = {"vocab_size": 64, "seq_len": 16, "min_seq_len": 16, "batch_size": 32, "n_eval": 256,
+                  "eval_seed": 1_000_000}
 
 
 def induction_batch(step, data=None):
-    """The training batch of step ``step``: fresh repeated sequences seeded by the step."""
+    """The training batch of step ``step``: fresh repeated sequences seeded by the step.
+
+    Each row is ``[BOS, x, x]`` with its own length ``L`` of ``x``, drawn from
+    ``min_seq_len .. seq_len`` and right-padded with targets ``-100`` (ignored); the
+    recipe uses one fixed ``L`` (``min_seq_len == seq_len``).
+
+    Caution: with a fixed ``L`` the model can predict the repeat from learned positions
+    alone, by a first-layer head that attends ``L - 1`` places back. The trained
+    ``induction`` model does exactly that: its highest induction scores are in layer 0
+    (about 0.9), layer 1 stays near 0, and no previous-token head forms. Its loss curve
+    shows a sharp drop, but the mechanism is a fixed-offset positional head, not the
+    two-layer induction circuit of Olsson et al. (2022), which needs varying offsets;
+    with lengths varying inside every batch (``min_seq_len=6``) the model had not found
+    the content-based circuit after 1,000 steps, beyond this recipe's time budget.
+    """
     c = INDUCTION_DATA if data is None else data
-    return next_token_batch(repeated_tokens(c["batch_size"], c["seq_len"], c["vocab_size"], seed=step))
+    B, L_max = c["batch_size"], c["seq_len"]
+    if not 2 <= c["min_seq_len"] <= L_max:
+        raise ValueError(f"min_seq_len: expected 2 .. seq_len = {L_max}, got {c['min_seq_len']}")
+    g = torch.Generator().manual_seed(step)
+    lengths = torch.randint(c["min_seq_len"], L_max + 1, (B,), generator=g)  # (B,)
+    x = repeated_tokens(B, L_max, c["vocab_size"], seed=step)[:, 1:1 + L_max]  # (B, L_max), distinct per row
+    ids = torch.zeros(B, 1 + 2 * L_max, dtype=torch.long)  # BOS and padding are id 0
+    target = torch.full((B, 2 * L_max), IGNORE_INDEX, dtype=torch.long)
+    for i, L in enumerate(lengths.tolist()):
+        row = torch.cat([torch.zeros(1, dtype=torch.long), x[i, :L], x[i, :L]])  # (1 + 2L,)
+        ids[i, :1 + 2 * L] = row
+        target[i, :2 * L] = row[1:]
+    return ids[:, :-1], target
 
 
 def induction_data(data=None):
@@ -447,7 +476,10 @@ def half_losses(model, ids, seq_len):
     description="two-layer attention-only Transformer on repeated random tokens (induction heads form)",
 )
 def induction(model, config, device):
-    """Train until the repeated half's loss is ``target_ratio`` of the first half's, recording the phase change."""
+    """Train until the repeated half's loss is ``target_ratio`` of the first half's, recording the phase change.
+
+    Read :func:`induction_batch` before calling the heads found here induction heads.
+    """
     from llmxai.explain.mech import induction_head_scores, previous_token_head_scores
 
     t, c = config["train"], config["data"]

@@ -12,7 +12,7 @@ import torch
 
 import llmxai.train as T
 from llmxai import recipes
-from llmxai.data import next_token_windows, tokenizer_from_config
+from llmxai.data import next_token_windows, repeated_tokens, tokenizer_from_config
 from llmxai.train import known_pretrained, pretrained
 
 NAMES = ["sentiment_lstm", "sentiment_transformer", "text_cnn", "date_seq2seq", "tiny_gpt", "induction", "digits_cnn"]
@@ -91,6 +91,9 @@ def test_corpus_digits_and_induction_data_are_deterministic():
     assert len(rows) > 1700, "splits do not share images (a few digits are exact duplicates in the data set)"
     assert all(torch.equal(x, y) for x, y in zip(recipes.induction_batch(3), recipes.induction_batch(3)))
     assert not torch.equal(recipes.induction_batch(3)[0], recipes.induction_batch(4)[0])
+    x, y = recipes.induction_batch(3)
+    assert torch.equal(x, repeated_tokens(32, 16, 64, seed=3)[:, :-1]), "fixed length: the data module's rows"
+    assert torch.equal(y, repeated_tokens(32, 16, 64, seed=3)[:, 1:])
     held = recipes.induction_data()
     assert torch.equal(held, recipes.induction_data()) and held.shape == (256, 33)
 
@@ -119,7 +122,7 @@ TINY = {
                  "data": {"n_sentences": 40},
                  "train": {"steps": 3, "eval_every": 2, "block_size": 8, "stride": 8}},
     "induction": {"model": {"d_model": 8, "n_heads": 2, "max_len": 9},
-                  "data": {"vocab_size": 12, "seq_len": 4, "batch_size": 4, "n_eval": 8},
+                  "data": {"vocab_size": 12, "seq_len": 4, "min_seq_len": 4, "batch_size": 4, "n_eval": 8},
                   "train": {"steps": 3, "eval_every": 2}},
     "digits_cnn": {"model": {"c1": 2, "c2": 2},
                    "data": {"n_validation": 50},
@@ -217,3 +220,19 @@ def test_induction_history_records_the_phase_change_inputs(tmp_path, monkeypatch
     assert h["induction_score"] == [max(max(row) for row in s) for s in h["induction_scores"]]
     assert h["repeated_ratio"] == pytest.approx([r / f for r, f in zip(h["loss_repeated"], h["loss_first"])])
     assert m["repeated_ratio"] == h["repeated_ratio"][-1] and m["loss_first"] == h["loss_first"][-1]
+
+
+def test_induction_batch_with_varying_lengths_pads_and_ignores():
+    c = dict(recipes.INDUCTION_DATA, min_seq_len=3, seq_len=6, batch_size=16)
+    x, y = recipes.induction_batch(5, c)
+    assert x.shape == y.shape == (16, 12)
+    seen = set()
+    for row_x, row_y in zip(x.tolist(), y.tolist()):
+        L = sum(t != -100 for t in row_y) // 2
+        seen.add(L)
+        body = row_x[1:1 + L]
+        assert row_x[0] == 0 and row_x[1 + L:2 * L] == body[:-1] and len(set(body)) == L  # inputs stop before the last
+        assert row_y[:2 * L] == body + body and all(t == -100 for t in row_y[2 * L:])
+    assert len(seen) > 1
+    with pytest.raises(ValueError, match="min_seq_len"):
+        recipes.induction_batch(0, dict(c, min_seq_len=7))
