@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+
+with warnings.catch_warnings():
+    # In Jupyter without ipywidgets, tqdm.auto warns once and falls back to text bars, which is
+    # what we want; the warning would otherwise print into every notebook that imports us.
+    warnings.simplefilter("ignore")
+    from tqdm.auto import tqdm
 
 from llmxai import validate
 from llmxai.device import get_device, seed_everything
