@@ -64,3 +64,34 @@ def test_unknown_device_is_refused(capsys):
 def test_speed_group_expands_to_the_speed_sections():
     parser = bench.argparse.ArgumentParser()
     assert bench._sections("speed,quality", parser) == bench.GROUPS["speed"] + ["quality"]
+
+
+def test_training_rows_come_from_the_recipes_measure(monkeypatch, capsys):
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    @dataclass
+    class Goal:
+        key: str
+        value: float
+        seconds: float
+        lower: bool = False
+
+    fake = types.ModuleType("llmxai.recipes")
+    fake.GOALS = {"fast": Goal("test_accuracy", 0.97, 30), "lm": Goal("val_loss_ratio", 0.7, 40, lower=True)}
+    values = {"fast": (0.99, 12.0), "lm": (0.8, 50.0)}
+
+    def measure(names, device=None):
+        (name,) = names
+        v, s = values[name]
+        g = fake.GOALS[name]
+        return [{"name": name, "metric": g.key, "value": v, "goal": g.value, "seconds": s, "max_seconds": g.seconds}]
+
+    fake.measure = measure
+    monkeypatch.setitem(sys.modules, "llmxai.recipes", fake)
+    rows = list(training.training("cpu", quick=False))
+    assert [(r["model"], r["met"], r["seconds_met"]) for r in rows] == [("fast", True, True), ("lm", False, False)]
+    assert rows[1]["goal"] == "<= 0.7"
+    text = bench.format_tables(rows)
+    assert "val_loss_ratio" in text and "MISSED" in text and "training: fast" in capsys.readouterr().out

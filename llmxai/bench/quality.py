@@ -7,6 +7,7 @@ probability as the top-scored tokens are replaced by ``<unk>``, one token per st
 target is the true label; sentences are grouped by length so that no padding enters.
 """
 
+import contextlib
 import math
 import time
 
@@ -85,7 +86,25 @@ def _nanmean(values):
     return sum(kept) / len(kept) if kept else math.nan
 
 
+@contextlib.contextmanager
+def _one_thread(device):
+    """One intra-op thread on a CPU: these models are too small to gain from more, and on a busy
+    machine a second thread waiting at every barrier slows small operations many times over."""
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def quality(device, quick):
+    with _one_thread(device):
+        yield from _quality(device, quick)
+
+
+def _quality(device, quick):
     loaded = _models_and_data(quick, device)
     if loaded is None:
         return

@@ -2,7 +2,6 @@
 
 import ctypes
 import os
-import statistics
 import sys
 import time
 import traceback
@@ -27,25 +26,25 @@ def once(fn, device):
 
 
 def compare(ours, reference, device, quick=False, budget_s=2.0):
-    """Median seconds of ``ours()`` and ``reference()`` and the median of their paired ratios.
+    """Best-of-n seconds of ``ours()`` and ``reference()``, and the number of pairs n.
 
-    The two run in pairs whose order alternates, so that background load on a shared machine
-    slows both alike; the number of pairs fills about ``budget_s`` (at least 5, at most 60).
+    The two run in pairs whose order alternates, so that both meet the same background load;
+    the fastest run of each is the one least disturbed by the other processes of a shared
+    machine. n fills about ``budget_s`` (at least 5 pairs, at most 60).
     """
     for _ in range(1 if quick else 2):  # first calls allocate, pick kernels and fill caches
         ours(), reference()
     first = once(ours, device) + once(reference, device)
-    budget_s = 0.05 if quick else budget_s
     n = 3 if quick else int(min(60, max(5, budget_s / max(first, 1e-9))))
-    pairs = []
+    a, b = [], []
     for i in range(n):
         if i % 2:
-            b, a = once(reference, device), once(ours, device)
+            b.append(once(reference, device))
+            a.append(once(ours, device))
         else:
-            a, b = once(ours, device), once(reference, device)
-        pairs.append((a, b))
-    return (statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs),
-            statistics.median(a / b for a, b in pairs))
+            a.append(once(ours, device))
+            b.append(once(reference, device))
+    return min(a), min(b), n
 
 
 def fwd_bwd(fn, inputs):
