@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import time
 
 import torch
 
@@ -66,7 +67,7 @@ def _memory_cells(r):
 
 
 def _training_cells(r):
-    return [r["model"], r["metric"], _fmt(r["value"], ".4g"), r["goal"] or "", _met(r["met"]),
+    return [r["model"], r["metric"], _fmt(r["value"], ".3f"), r["goal"] or "", _met(r["met"]),
             _fmt(r["seconds"], ".1f"), f"<= {r['seconds_goal']:g}", _met(r["seconds_met"])]
 
 
@@ -151,7 +152,8 @@ def main(argv=None):
     devices = _devices(args.device, parser)
     meta = dict(torch=torch.__version__, python=platform.python_version(), threads=torch.get_num_threads(),
                 devices=[str(d) for d in devices], quick=args.quick, load_before=_load(),
-                cuda=torch.cuda.get_device_name() if any(d.type == "cuda" for d in devices) else None)
+                cuda=torch.cuda.get_device_name() if any(d.type == "cuda" for d in devices) else None,
+                section_seconds={})
     print(f"llmxai.bench: devices {meta['devices']}, torch {meta['torch']}, {meta['threads']} threads, "
           f"load average {meta['load_before']}" + (f", GPU {meta['cuda']}" if meta["cuda"] else ""), flush=True)
     rows = []
@@ -161,9 +163,13 @@ def main(argv=None):
                 continue
             print(f"== {name} on {device}", flush=True)
             seed_everything(0)
+            start = time.perf_counter()
             for row in SECTIONS[name](device, args.quick):
                 print(_progress(row), flush=True)
                 rows.append(row)
+            seconds = time.perf_counter() - start
+            meta["section_seconds"][f"{name} {device}"] = seconds
+            print(f"   ({name} on {device}: {seconds:.1f} s)", flush=True)
     meta["load_after"] = _load()
     print(f"\nload average after: {meta['load_after']}\n\n{format_tables(rows)}", flush=True)
     if args.json:
