@@ -95,3 +95,9 @@ def test_training_rows_come_from_the_recipes_measure(monkeypatch, capsys):
     assert rows[1]["goal"] == "<= 0.7"
     text = bench.format_tables(rows)
     assert "val_loss_ratio" in text and "MISSED" in text and "training: fast" in capsys.readouterr().out
+
+
+def test_threads_must_be_positive(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--threads", "0", "--only", "adam"])
+    assert "--threads" in capsys.readouterr().err

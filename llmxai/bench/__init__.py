@@ -147,7 +147,13 @@ def main(argv=None):
                         help=f"comma-separated sections of {list(SECTIONS)}, or 'speed' for {GROUPS['speed']}")
     parser.add_argument("--quick", action="store_true", help="small sizes and no training: a smoke run in seconds")
     parser.add_argument("--json", metavar="PATH", help="also save the rows and the setting as JSON")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU intra-op threads for the run (default: torch's, from OMP_NUM_THREADS or the cores)")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads: expected a positive number, got {args.threads}")
+        torch.set_num_threads(args.threads)
     wanted = _sections(args.only, parser)
     devices = _devices(args.device, parser)
     meta = dict(torch=torch.__version__, python=platform.python_version(), threads=torch.get_num_threads(),
