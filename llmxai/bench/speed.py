@@ -31,15 +31,11 @@ def _speed_rows(cases, device, quick):
                    ours_ms=1e3 * t_ours, ref_ms=1e3 * t_ref, ratio=t_ours / t_ref, goal=c.goal, runs=n)
 
 
-def _seeded(seed=0):
-    torch.manual_seed(seed)
-
-
 def attention_case(device, quick):
     from llmxai.nn.attention import scaled_dot_product_attention
 
     B, H, T, d = (2, 2, 32, 16) if quick else (8, 8, 256, 64)
-    _seeded()
+    torch.manual_seed(0)
     q, k, v = (torch.randn(B, H, T, d, device=device, requires_grad=True) for _ in range(3))
     return Case(f"attention B={B} H={H} T={T} d_head={d}", "F.scaled_dot_product_attention",
                 fwd_bwd(lambda: scaled_dot_product_attention(q, k, v)[0], (q, k, v)),
@@ -50,7 +46,7 @@ def lstm_case(device, quick, fused=True):
     from llmxai.nn.lstm import LSTM
 
     T, B, size = (8, 4, 16) if quick else (64, 32, 128)
-    _seeded()
+    torch.manual_seed(0)
     ref = nn.LSTM(size, size).to(device)
     ours = LSTM.from_torch(ref)
     ours.fused = fused
@@ -63,7 +59,7 @@ def mha_case(device, quick, need_weights=True):
     from llmxai.nn.mha import MultiHeadAttention
 
     B, T, H, d = (2, 16, 2, 8) if quick else (8, 256, 8, 64)
-    _seeded()
+    torch.manual_seed(0)
     ref = nn.MultiheadAttention(H * d, H, batch_first=True, device=device)
     ours = MultiHeadAttention.from_torch(ref)
     x = torch.randn(B, T, H * d, device=device, requires_grad=True)
@@ -92,7 +88,7 @@ def adam(device, quick):
     from llmxai.optim import Adam
 
     width = 32 if quick else 1024
-    _seeded()
+    torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(width // 2, width), nn.ReLU(), nn.Linear(width, width // 2), nn.ReLU(),
                         nn.Linear(width // 2, 10)).to(device)
     ours_params = [p.detach().clone().requires_grad_(True) for p in net.parameters()]
@@ -120,7 +116,7 @@ def memory(device, quick):
 def _transformer(device, quick):
     from llmxai.nn import TransformerClassifier
 
-    _seeded()
+    torch.manual_seed(0)
     kw = dict(d_model=16, n_heads=2, n_layers=1, d_ff=32) if quick else {}  # else the class defaults
     return TransformerClassifier(100, 2, **kw).to(device).eval()
 
@@ -157,10 +153,11 @@ def lrp(device, quick):
     where = f"TransformerClassifier {_describe(model)} B={B} T={T}"
     cases = [Case(f"CP-LRP, {where}", FWD_BWD, lambda: cp_lrp(model, ids, 1), base, 1.5),
              Case(f"AttnLRP, {where}", FWD_BWD, lambda: attn_lrp(model, ids, 1), base, 1.5)]
-    _seeded()
+    torch.manual_seed(0)
     d = 16 if quick else 64
     rnn = LSTMAttentionClassifier(100, 2, d_emb=d, d_hidden=d).to(device).eval()
-    cases.append(Case(f"LRP-epsilon, LSTMAttentionClassifier d={d} B={B} T={T}", FWD_BWD, lambda: lrp_epsilon(rnn, ids, 1), _embedded_fwd_bwd(rnn, ids, 1)))
+    cases.append(Case(f"LRP-epsilon, LSTMAttentionClassifier d={d} B={B} T={T}", FWD_BWD,
+                      lambda: lrp_epsilon(rnn, ids, 1), _embedded_fwd_bwd(rnn, ids, 1)))
     yield from _speed_rows(cases, device, quick)
 
 
@@ -197,7 +194,7 @@ def grad_cam(device, quick):
     from llmxai.explain import grad_cam as ours
     from llmxai.nn import DigitsCNN, TextCNN
 
-    _seeded()
+    torch.manual_seed(0)
     B, T = (2, 8) if quick else (16, 32)
     text = TextCNN(100, 2, d_emb=16 if quick else 64, n_filters=16 if quick else 64).to(device).eval()
     ids = _ids(B, T, device)
