@@ -87,7 +87,8 @@ TABLES = {
                  _training_cells),
     "quality": ("Explanation quality on n held-out sentiment sentences (a seeded subset of the test split, the "
                 "heavy LIME and KernelSHAP on the first of them; rationale ROC-AUC: higher is better, "
-                "0.5 = chance; deletion AOPC of the target probability: higher is better; explain s: time spent in the method)",
+                "0.5 = chance; deletion AOPC of the target probability: higher is better; "
+                "explain s: time spent in the method)",
                 ["model", "method", "n", "AUC", "AOPC", "explain s"], "<<>>>>", _quality_cells),
 }
 
