@@ -25,7 +25,7 @@ QUICK_SENTENCES, QUICK_PERTURB = 8, 4
 def _methods(kind, quick):
     """``(label, fn(model, ids, target) -> (B, T) token scores, perturbation-heavy?)`` for one model kind."""
     steps, noisy, samples = (8, 4, 32) if quick else (50, 25, 500)
-    rng = torch.Generator().manual_seed(0)
+    rng, rng_subset = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
     rows = [
         ("random baseline", lambda m, x, y: torch.rand(x.shape, generator=rng).to(x.device), False),
         ("saliency (L2 norm)", lambda m, x, y: token_scores(saliency(m, x, y), how="norm"), False),
@@ -49,6 +49,8 @@ def _methods(kind, quick):
             ("attention rollout", lambda m, x, y: attention_rollout(m, x).mean(1), False),
         ]
     rows += [
+        ("random baseline (LIME/SHAP subset)",
+         lambda m, x, y: torch.rand(x.shape, generator=rng_subset).to(x.device), True),
         ("leave-one-out (occlusion)", lambda m, x, y: leave_one_out(m, x, y, baseline=UNK_ID), False),
         (f"LIME ({samples} samples)", lambda m, x, y: lime(m, x, y, baseline=UNK_ID, n_samples=samples), True),
         (f"KernelSHAP ({samples} samples)",
