@@ -18,7 +18,6 @@ fused matmul for the recurrent part.
 """
 
 import math
-import time
 
 import torch
 from torch import nn
@@ -317,25 +316,3 @@ class LSTM(nn.Module):
         return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
                 f"batch_first={self.batch_first}, bidirectional={self.bidirectional}")
 
-
-def _bench(T=64, B=32, size=128, repeats=20, seed=0):
-    """Median seconds of forward+backward for ours and :class:`torch.nn.LSTM`; returns a dict with the ratio."""
-    torch.manual_seed(seed)
-    ref = nn.LSTM(size, size)
-    ours = LSTM.from_torch(ref)
-    x = torch.randn(T, B, size, requires_grad=True)
-
-    def once(model):
-        start = time.perf_counter()
-        out, _ = model(x)
-        out.sum().backward()
-        return time.perf_counter() - start
-
-    times = {"ours": [], "torch": []}
-    for r in range(repeats + 3):  # alternate, so that load on a shared machine hits both alike
-        for name, model in (("ours", ours), ("torch", ref)):
-            t = once(model)
-            if r >= 3:
-                times[name].append(t)
-    t_ours, t_torch = (sorted(times[n])[repeats // 2] for n in ("ours", "torch"))
-    return {"ours_s": t_ours, "torch_s": t_torch, "ratio": t_ours / t_torch}

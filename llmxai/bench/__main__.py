@@ -1,0 +1,3 @@
+from llmxai.bench import main
+
+main()
