@@ -16,10 +16,10 @@ from llmxai.nn.lstm_classifier import LSTMAttentionClassifier
 from llmxai.nn.mha import MultiHeadAttention
 from llmxai.nn.rnn import RNN, RNNCell
 from llmxai.nn.seq2seq import Seq2Seq
-from llmxai.nn.transformer import GPT, TransformerBlock, TransformerClassifier
+from llmxai.nn.transformer import GPT, GPTClassifier, TransformerBlock, TransformerClassifier
 
 __all__ = [
-    "AdditiveAttention", "DigitsCNN", "Embedding", "FeedForward", "GPT", "LSTM", "LSTMAttentionClassifier",
+    "AdditiveAttention", "DigitsCNN", "Embedding", "FeedForward", "GPT", "GPTClassifier", "LSTM", "LSTMAttentionClassifier",
     "LSTMCell", "LayerNorm", "MultiHeadAttention", "RNN", "RNNCell", "Seq2Seq", "TextCNN", "TransformerBlock",
     "TransformerClassifier", "attention_scores", "causal_mask", "gelu", "masked_softmax", "one_hot",
     "padding_mask", "scaled_dot_product_attention",
