@@ -334,7 +334,8 @@ def register_pretrained(name, *, version, build, config=None, description=""):
     """Decorator registering ``train(model, config, device) -> metrics`` as the recipe for ``name``.
 
     ``build(**config)`` makes the untrained model (seeded, so its initial weights repeat);
-    the decorated function trains it in place and returns a dict of metrics (numbers).
+    the decorated function trains it in place and returns a dict of metrics (numbers, or
+    lists and str-keyed dicts of numbers, such as a training history).
     ``config`` must be JSON-serialisable. Change ``version`` whenever the recipe changes
     what it trains: the cache is keyed by name, version and config, so stale weights are
     never loaded.
@@ -392,17 +393,29 @@ def cache_path(name):
     return cache_dir() / f"{name}-v{r.version}-{digest}.pt"
 
 
+def _clean_metric(v, where, name):
+    """A number, or a list / str-keyed dict of them (nested), as plain floats for JSON."""
+    if isinstance(v, torch.Tensor):
+        v = v.item() if v.numel() == 1 else v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_clean_metric(x, f"{where}[{i}]", name) for i, x in enumerate(v)]
+    if isinstance(v, dict):
+        out = {}
+        for k, x in v.items():
+            if not isinstance(k, str):
+                raise TypeError(f"recipe {name!r}: expected str metric names, got {where}: {k!r}")
+            out[k] = _clean_metric(x, f"{where}[{k!r}]", name)
+        return out
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"recipe {name!r}: expected metrics str -> number (or lists/dicts of numbers, such as a "
+                        f"training history), got {where}: {v!r:.40}")
+    return float(v)
+
+
 def _check_metrics(metrics, name):
     if not isinstance(metrics, dict):
         raise TypeError(f"recipe {name!r}: expected a dict of metrics, got {type(metrics).__name__}")
-    clean = {}
-    for k, v in metrics.items():
-        if isinstance(v, torch.Tensor) and v.numel() == 1:
-            v = v.item()
-        if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise TypeError(f"recipe {name!r}: expected metrics str -> number, got {k!r}: {v!r:.40}")
-        clean[k] = float(v)
-    return clean
+    return _clean_metric(metrics, "metrics", name)
 
 
 def _save_atomic(payload, path):

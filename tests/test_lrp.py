@@ -331,7 +331,7 @@ def test_training_mode_warns_and_is_restored():
     (dict(target=-1), ValueError, r"index in"),
     (dict(target=1.5), TypeError, "target"),
     (dict(target=torch.tensor([0, 1])), ValueError, r"\(4,\) integer tensor"),
-    (dict(target=lambda out: out), ValueError, "callable target must return"),
+    (dict(target=lambda out: out), ValueError, "callable must return one score per row"),
     (dict(target=0, rule="lrp-7"), ValueError, "one of"),
     (dict(target=0, rule="zbox"), ValueError, "ZBox"),
     (dict(target=0, rule_map={"nope": "zplus"}), ValueError, "no layer named 'nope'"),

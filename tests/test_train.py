@@ -336,7 +336,7 @@ def test_unknown_name_lists_known_ones(cache):
     cache("tiny-test")
     cache("other-test")
     assert {"tiny-test", "other-test"} <= set(known_pretrained())
-    with pytest.raises(ValueError, match=r"unknown model 'nope'.*'other-test', 'tiny-test'"):
+    with pytest.raises(ValueError, match=r"unknown model 'nope'.*'other-test'.*'tiny-test'"):
         pretrained("nope")
     with pytest.raises(TypeError, match="expected a str"):
         pretrained(3)
@@ -381,3 +381,24 @@ def test_recipe_must_return_metrics_and_build_a_module(tmp_path, monkeypatch):
     finally:
         unregister_pretrained("bad-metrics")
         unregister_pretrained("bad-build")
+
+
+def test_metrics_may_carry_a_history_of_numbers(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMXAI_CACHE", str(tmp_path))
+    history = {"step": [1, 2], "scores": [[[0.5, torch.tensor(0.25)]], [[1, 2]]]}
+    register_pretrained("history", version="1", build=nn.Identity)(
+        lambda m, c, d: {"acc": torch.tensor(0.5), "history": history})
+    register_pretrained("bad-history", version="1", build=nn.Identity)(
+        lambda m, c, d: {"history": {"step": [1, "two"]}})
+    register_pretrained("bad-key", version="1", build=nn.Identity)(lambda m, c, d: {"history": {3: [1.0]}})
+    try:
+        _, info = pretrained("history", return_info=True)
+        assert info["metrics"] == {"acc": 0.5, "history": {"step": [1.0, 2.0], "scores": [[[0.5, 0.25]], [[1.0, 2.0]]]}}
+        assert pretrained("history", return_info=True)[1]["metrics"] == info["metrics"]
+        with pytest.raises(TypeError, match=r"\['history'\]\['step'\]\[1\]"):
+            pretrained("bad-history")
+        with pytest.raises(TypeError, match="str metric names"):
+            pretrained("bad-key")
+    finally:
+        for n in ("history", "bad-history", "bad-key"):
+            unregister_pretrained(n)

@@ -1,56 +1,25 @@
 """Helpers shared by the perturbation methods and the metrics: targets, batched scoring, eval mode.
 
-A minimal local target resolver; the lead unifies it with ``llmxai.explain.targets``.
+Targets are resolved by :func:`llmxai.explain.targets.select_target`, like every other method.
 """
 
-import warnings
-from contextlib import contextmanager
 
 import torch
 
 from llmxai import validate
+from llmxai.explain._inputs import eval_mode  # noqa: F401  (re-exported for the perturbation methods)
+from llmxai.explain.targets import select_target
 
 
 def score(output, target, probability=False):
-    """One number per row of ``output`` for ``target``: ``(B,)``.
+    """One number per row of ``output`` for ``target``: ``(B,)`` (see :mod:`llmxai.explain.targets`).
 
-    ``target`` is an int class index (classifier output ``(B, C)``), a ``(position, token)``
-    pair (language-model output ``(B, T, V)``), a ``(B,)`` tensor of class indices, or a
-    callable ``output -> (B,)``. ``probability`` takes the softmax over the last axis first
-    (ignored for a callable, which chooses for itself).
+    ``probability`` takes the softmax over the last axis first (ignored for a callable,
+    which chooses for itself).
     """
-    if callable(target):
-        s = target(output)
-        if not isinstance(s, torch.Tensor) or s.shape != output.shape[:1]:
-            got = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
-            raise ValueError(f"target: a callable must return one score per row, shape {tuple(output.shape[:1])}, got {got}")
-        return s
-    if probability:
+    if probability and not callable(target):
         output = output.softmax(-1)
-    if isinstance(target, tuple):
-        if output.dim() != 3 or len(target) != 2:
-            raise ValueError(f"target: a (position, token) pair needs LM logits (B, T, V), got {tuple(output.shape)} and {target}")
-        pos, tok = target
-        T, V = output.shape[1:]
-        if not -T <= pos < T or not 0 <= tok < V:
-            raise ValueError(f"target: expected position in [-{T}, {T}) and token in [0, {V}), got {target}")
-        return output[:, pos, tok]
-    if output.dim() != 2:
-        raise ValueError(f"target: a class index needs classifier output (B, C), got {tuple(output.shape)}; "
-                         "for a language model give (position, token) or a callable")
-    C = output.shape[1]
-    if isinstance(target, torch.Tensor):
-        validate.tensor(target, "target", ndim=1, floating=False)
-        validate.same_size(output.shape[0], target.shape[0], "target: batch size")
-        if target.numel() and (int(target.min()) < 0 or int(target.max()) >= C):
-            raise ValueError(f"target: expected class indices in [0, {C}), got {target.tolist()}")
-        return output.gather(1, target.to(output.device)[:, None])[:, 0]
-    if isinstance(target, bool) or not isinstance(target, int):
-        raise TypeError(f"target: expected an int, a (position, token) pair, a (B,) tensor or a callable, "
-                        f"got {type(target).__name__}")
-    if not 0 <= target < C:
-        raise ValueError(f"target: expected a class index in [0, {C}), got {target}")
-    return output[:, target]
+    return select_target(output, target)
 
 
 def row_target(target, b):
@@ -73,21 +42,6 @@ def batched_scores(model, X, target, batch_size=64, probability=False):
     validate.positive_int(batch_size, "batch_size")
     return torch.cat([score(model(X[i:i + batch_size]), target, probability)
                       for i in range(0, X.shape[0], batch_size)])
-
-
-@contextmanager
-def eval_mode(model):
-    """Run ``model`` in eval mode; a model left in training mode is switched with a warning and restored."""
-    was_training = model.training
-    if was_training:
-        warnings.warn("model is in training mode (dropout would make explanations random); "
-                      "switching to eval mode for this call", UserWarning, stacklevel=3)
-        model.eval()
-    try:
-        yield model
-    finally:
-        if was_training:
-            model.train()
 
 
 def check_inputs(inputs, name="inputs"):

@@ -12,11 +12,12 @@ Every attribution method explains a scalar. ``target`` says which one:
 import torch
 
 
-def _check_index(value, name, size):
+def _check_index(value, name, size, what="an index"):
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+        raise TypeError(f"{name}: expected an int, a (position, token) pair, a (B,) tensor or a callable, "
+                        f"got {type(value).__name__}")
     if not 0 <= value < size:
-        raise ValueError(f"{name}: expected an index in [0, {size}), got {value}")
+        raise ValueError(f"{name}: expected {what} in [0, {size}), got {value}")
     return value
 
 
@@ -29,7 +30,7 @@ def _class_indices(target, B, C, device):
             raise ValueError(f"target: expected class indices in [0, {C}), "
                              f"got values from {int(target.min())} to {int(target.max())}")
         return target.to(device)
-    _check_index(target, "target", C)
+    _check_index(target, "target", C, what="a class index")
     return torch.full((B,), target, dtype=torch.long, device=device)
 
 
@@ -42,7 +43,7 @@ def select_target(output, target):
         y = target(output)
         if not isinstance(y, torch.Tensor) or y.shape != (B,):
             got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-            raise ValueError(f"target: a callable target must return a ({B},) tensor, got {got}")
+            raise ValueError(f"target: a callable must return one score per row, a ({B},) tensor, got {got}")
         return y
     if target is None:
         if output.dim() == 1 or (output.dim() == 2 and output.shape[1] == 1):
