@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets, which the book does not use
 
 from llmxai import validate
 from llmxai.device import get_device, seed_everything
+from llmxai.optim import Adam
 
 IGNORE_INDEX = -100  # target value the default loss and accuracy skip (e.g. padding)
 
@@ -166,7 +167,9 @@ def fit(model, train, *, loss_fn=None, optimizer=None, lr=None, epochs=None, ste
     seed_everything(seed)
     model.to(device)
     if optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3 if lr is None else lr)
+        # llmxai's own Adam follows torch.optim.Adam's trajectory exactly, and avoids the seconds that
+        # importing torch.optim's compiler machinery costs on first use.
+        optimizer = Adam(model.parameters(), lr=1e-3 if lr is None else lr)
     generator = torch.Generator().manual_seed(seed)
     if eval_every is None and (kind == "callable" or epochs is None):
         eval_every = max(1, steps // 10)

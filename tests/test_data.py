@@ -478,3 +478,26 @@ def test_sentence_count():
     assert n == 2 * 6 * 5 * 3 * 14 * 4 * 12
     assert sent_mod.sentence_count(0.3, 0.3, 0.25) > 10 ** 7
     assert sent_mod.sentence_count(1, 1, 1) == 2 * 6 * 5 * (3 * 14 * 4 * 2 * 5 * 12) ** 2
+
+
+def test_word_role_covers_the_vocabulary():
+    from llmxai.data import WORD_ROLES, sentiment_vocabulary, word_role
+
+    roles = {w: word_role(w) for w in sentiment_vocabulary()}
+    assert set(roles.values()) == set(WORD_ROLES)
+    assert [w for w, r in roles.items() if r == "positive"] == sorted(sent_mod.POSITIVE)
+    assert [w for w, r in roles.items() if r == "negative"] == sorted(sent_mod.NEGATIVE)
+    assert (roles["not"], roles["very"], roles["but"], roles["movie"], roles["."]) == (
+        "negation", "intensifier", "contrast", "neutral", "neutral")
+    # a sentiment token's role in a sentence is "sentiment"; its word role keeps the polarity
+    ex = generate_sentiment(1, seed=3)[0]
+    for token, role in zip(ex.tokens, ex.roles):
+        assert (role == "sentiment") == (word_role(token) in ("positive", "negative"))
+
+
+@pytest.mark.parametrize("bad, err", [("popcorn", ValueError), (3, TypeError), ("<pad>", ValueError)])
+def test_word_role_bad_input(bad, err):
+    from llmxai.data import word_role
+
+    with pytest.raises(err, match="expected"):
+        word_role(bad)

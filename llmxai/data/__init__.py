@@ -28,11 +28,13 @@ from llmxai.data.sentiment import (
     SentimentData,
     SentimentExample,
     SentimentSplit,
+    WORD_ROLES,
     encode_sentiment,
     generate_sentiment,
     sentiment_dataset,
     sentiment_tokenizer,
     sentiment_vocabulary,
+    word_role,
 )
 from llmxai.data.tokenize import (
     BOS,
@@ -56,6 +58,7 @@ __all__ = [
     "CharTokenizer", "Tokenizer", "WordTokenizer", "pad_batch", "tokenizer_from_config",
     "LABELS", "SentimentData", "SentimentExample", "SentimentSplit", "encode_sentiment",
     "generate_sentiment", "sentiment_dataset", "sentiment_tokenizer", "sentiment_vocabulary",
+    "WORD_ROLES", "word_role",
     "DATE_FORMATS", "DateData", "DateExample", "DateSplit", "date_dataset", "date_tokenizer",
     "encode_dates", "format_date", "generate_dates", "ordinal",
     "induction_masks", "next_token_batch", "repeated_tokens",

@@ -52,6 +52,26 @@ def sentiment_vocabulary():
     return sorted(words)
 
 
+WORD_ROLES = ("positive", "negative", "negation", "intensifier", "contrast", "neutral")
+
+
+def word_role(word):
+    """The lexical role of a vocabulary word: one of :data:`WORD_ROLES`.
+
+    Unlike a token's role in a sentence (``ROLES``), this splits sentiment words by
+    their own polarity ("good" is positive even inside "not good").
+    """
+    if not isinstance(word, str):
+        raise TypeError(f"word: expected a str, got {type(word).__name__}")
+    for role, words in (("positive", POSITIVE), ("negative", NEGATIVE), ("negation", NEGATORS),
+                        ("intensifier", INTENSIFIERS), ("contrast", (CONTRAST,))):
+        if word in words:
+            return role
+    if word not in sentiment_vocabulary():
+        raise ValueError(f"word: expected a word of the sentiment vocabulary, got {word!r}")
+    return "neutral"
+
+
 def sentiment_tokenizer():
     """The word tokenizer over :func:`sentiment_vocabulary` (same ids for every seed and size)."""
     return WordTokenizer(sentiment_vocabulary())

@@ -17,10 +17,12 @@ from llmxai.nn.mha import MultiHeadAttention
 from llmxai.nn.rnn import RNN, RNNCell
 from llmxai.nn.seq2seq import Seq2Seq
 from llmxai.nn.transformer import GPT, GPTClassifier, TransformerBlock, TransformerClassifier
+from llmxai.nn.word2vec import CBOW, cbow_windows
 
 __all__ = [
-    "AdditiveAttention", "DigitsCNN", "Embedding", "FeedForward", "GPT", "GPTClassifier", "LSTM", "LSTMAttentionClassifier",
+    "AdditiveAttention", "CBOW", "DigitsCNN", "Embedding", "FeedForward", "GPT", "GPTClassifier", "LSTM",
+    "LSTMAttentionClassifier",
     "LSTMCell", "LayerNorm", "MultiHeadAttention", "RNN", "RNNCell", "Seq2Seq", "TextCNN", "TransformerBlock",
-    "TransformerClassifier", "attention_scores", "causal_mask", "gelu", "masked_softmax", "one_hot",
+    "TransformerClassifier", "attention_scores", "causal_mask", "cbow_windows", "gelu", "masked_softmax", "one_hot",
     "padding_mask", "scaled_dot_product_attention",
 ]
