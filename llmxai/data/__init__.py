@@ -11,12 +11,14 @@ from llmxai.data.corpus import (
 )
 from llmxai.data.dates import (
     DATE_FORMATS,
+    TARGET_FIELDS,
     DateData,
     DateExample,
     DateSplit,
     date_dataset,
     date_tokenizer,
     encode_dates,
+    field_spans,
     format_date,
     generate_dates,
     ordinal,
@@ -60,7 +62,7 @@ __all__ = [
     "generate_sentiment", "sentiment_dataset", "sentiment_tokenizer", "sentiment_vocabulary",
     "WORD_ROLES", "word_role",
     "DATE_FORMATS", "DateData", "DateExample", "DateSplit", "date_dataset", "date_tokenizer",
-    "encode_dates", "format_date", "generate_dates", "ordinal",
+    "encode_dates", "field_spans", "format_date", "generate_dates", "ordinal", "TARGET_FIELDS",
     "induction_masks", "next_token_batch", "repeated_tokens",
     "Corpus", "corpus_tokenizer", "corpus_vocabulary", "generate_sentences", "language_corpus",
     "next_token_windows",

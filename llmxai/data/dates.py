@@ -13,6 +13,7 @@ Conventions, so that every source has exactly one answer:
 
 import datetime
 import random
+import re
 from dataclasses import dataclass
 
 import torch
@@ -62,6 +63,34 @@ def format_date(date, style):
         raise ValueError(f"date: expected a date from {FIRST_DATE} to {LAST_DATE}, got {date}")
     validate.choice(style, "style", DATE_FORMATS)
     return DATE_FORMATS[style](date)
+
+
+_WORD = re.compile(r"[A-Za-z]+|[0-9]+(?:st|nd|rd|th)?")
+TARGET_FIELDS = {"year": (0, 4), "month": (5, 7), "day": (8, 10)}  # spans of "YYYY-MM-DD"
+
+
+def field_spans(source):
+    """Character spans ``{"day": (start, stop), "month": ..., "year": ...}`` of a source date.
+
+    A month name (or its three-letter abbreviation) is the month; the numbers, read left
+    to right, are day and year, or day, month and year when there is no month name (the
+    styles of :data:`DATE_FORMATS` are day first). An ordinal suffix belongs to the day.
+    The spans of the ISO target are :data:`TARGET_FIELDS`.
+    """
+    if not isinstance(source, str):
+        raise TypeError(f"source: expected a str, got {type(source).__name__}")
+    names = {m.lower() for m in MONTHS} | {m[:3].lower() for m in MONTHS}
+    month, numbers = [], []
+    for w in _WORD.finditer(source):
+        if w.group()[0].isdigit():
+            numbers.append(w.span())
+        elif w.group().lower() in names:
+            month.append(w.span())
+    if len(month) + len(numbers) != 3 or len(month) > 1:
+        raise ValueError(f"source: expected a date with a day, a month and a year, got {source!r}")
+    if month:
+        return {"day": numbers[0], "month": month[0], "year": numbers[1]}
+    return dict(zip(("day", "month", "year"), numbers))
 
 
 def date_tokenizer():

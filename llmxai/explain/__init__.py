@@ -27,6 +27,7 @@ from llmxai.explain.evaluate import (Curve, RandomizationResult, aopc, cascading
 from llmxai.explain.mech import (ProbeResult, activation_patching, control_task, induction_head_scores, linear_probe,
                                  logit_difference, logit_lens, previous_token_head_scores, selectivity)
 from llmxai.explain.perturb import exact_shapley, kernel_shap, leave_one_out, lime, occlusion
+from llmxai.explain.units import unit_correlations
 
 __all__ = [
     "select_target", "token_scores", "completeness_gap",
@@ -35,7 +36,7 @@ __all__ = [
     "attention_maps", "attention_rollout", "attention_flow", "attention_x_gradient", "max_flow",
     "occlusion", "leave_one_out", "lime", "kernel_shap", "exact_shapley",
     "activation_patching", "logit_difference", "logit_lens", "linear_probe", "ProbeResult", "control_task",
-    "selectivity", "induction_head_scores", "previous_token_head_scores",
+    "selectivity", "induction_head_scores", "previous_token_head_scores", "unit_correlations",
     "deletion_curve", "insertion_curve", "Curve", "aopc", "comprehensiveness", "sufficiency", "rationale_auc",
     "precision_at_k", "spearman", "rank_correlation", "cascading_randomization", "independent_randomization",
     "RandomizationResult",
