@@ -9,13 +9,22 @@ and on a shared machine it makes the time swing.
 
 Early stopping reads a *validation* split cut from the training examples; the
 reported metric is measured afterwards on the *test* split, which training never
-touched. ``sentiment_data()``, ``date_data()`` and ``corpus_data()`` rebuild exactly
+touched. ``sentiment_data()``, ``date_data()`` and ``digits_data()`` rebuild exactly
 those objects: the ``llmxai.data`` dataset with ``train`` (the examples fitted),
 ``test`` and ``tokenizer``, plus a ``validation`` split attached by this module.
+``corpus_data()`` is tiny_gpt's :class:`llmxai.data.Corpus` (trained a fixed number of
+steps, so its validation stream only measures); ``induction_batch(step)`` and
+``induction_data()`` are the induction model's training batches and held-out sequences.
+Each recipe's ``info["config"]`` holds ``model`` (the constructor's arguments), ``data``
+(the helper's arguments), ``train`` and, for text, ``tokenizer``
+(:func:`llmxai.data.tokenizer_from_config` rebuilds it).
+
+Recipes print nothing; set ``LLMXAI_PROGRESS=1`` to see :func:`llmxai.train.fit`'s bar.
 
 Metric keys (``pretrained(name, return_info=True)[1]["metrics"]``):
 
-``seconds``           wall time of the recipe: data, training and evaluation
+``seconds``           wall time of the recipe: data, training and evaluation (:func:`measure`
+                      also times the whole ``pretrained`` call, building and saving included)
 ``cpu_seconds``       CPU time of this process over the same span (``seconds`` much larger
                       than ``cpu_seconds`` means a busy machine, not a slow recipe)
 ``steps``             optimiser updates
@@ -24,16 +33,22 @@ Metric keys (``pretrained(name, return_info=True)[1]["metrics"]``):
 ``char_accuracy``     date_seq2seq: per-character accuracy of the greedy outputs
 ``val_loss``          tiny_gpt: mean next-token cross-entropy (nats) on the validation stream
 ``unigram_loss``      tiny_gpt: the same for the training unigram distribution (the baseline)
+``val_loss_ratio``    tiny_gpt: ``val_loss / unigram_loss`` (goal <= 0.7: well below unigram)
 ``loss_first``        induction: loss on the unpredictable first half of held-out sequences
 ``loss_repeated``     induction: loss on the repeated (copyable) half
 ``repeated_ratio``    induction: ``loss_repeated / loss_first`` (goal <= 0.3)
-``induction_score``   induction: best head's induction score at the end
-``history``           dict of lists, same length per list: ``step`` and the curves recorded at
-                      each evaluation (``metric``, plus per-recipe curves; the induction
-                      recipe adds ``loss_first``, ``loss_repeated``, ``induction_score``
-                      and ``induction_scores`` / ``previous_token_scores``, one
-                      ``(n_layers, n_heads)`` nested list per checkpoint), and ``loss``, the
-                      training loss of every step
+``induction_score``   induction: best head's induction score at the end (in the trained model a
+                      first-layer fixed-offset head, not a two-layer induction circuit:
+                      see :func:`induction_batch`)
+``history``           dict of lists: ``loss``, the training loss of every step, and, one entry
+                      per evaluation, ``step`` and ``metric`` (what ``fit``'s ``eval_fn``
+                      returned, higher is better: validation accuracy or exact match, minus
+                      tiny_gpt's validation loss, minus induction's ``repeated_ratio``), plus
+                      per-recipe curves: tiny_gpt ``val_loss``; induction (which also
+                      checkpoints at step 0) ``loss_first``, ``loss_repeated``,
+                      ``repeated_ratio``, ``induction_score`` and ``induction_scores`` /
+                      ``previous_token_scores``, one ``(n_layers, n_heads)`` nested list per
+                      checkpoint (:func:`llmxai.explain.mech.induction_head_scores`)
 
 :data:`GOALS` states each recipe's goal; :func:`goal_met` checks metrics against it and
 :func:`measure` retrains recipes in a temporary cache and reports the numbers.
@@ -50,16 +65,24 @@ import torch
 import torch.nn.functional as F
 
 from llmxai.data import (
+    ImageSplit,
+    corpus_tokenizer,
     date_dataset,
     date_tokenizer,
+    digits_dataset,
     encode_dates,
     encode_sentiment,
+    induction_masks,
+    language_corpus,
+    next_token_batch,
+    next_token_windows,
+    repeated_tokens,
     sentiment_dataset,
     sentiment_tokenizer,
 )
 from llmxai.data.tokenize import BOS_ID, EOS_ID, PAD_ID
-from llmxai.nn import LSTMAttentionClassifier, Seq2Seq, TransformerClassifier
-from llmxai.train import accuracy, fit, register_pretrained
+from llmxai.nn import GPT, DigitsCNN, LSTMAttentionClassifier, Seq2Seq, TextCNN, TransformerClassifier
+from llmxai.train import IGNORE_INDEX, accuracy, fit, mean_loss, register_pretrained
 
 PROGRESS_ENV = "LLMXAI_PROGRESS"  # set to 1 to see a progress bar while a recipe trains
 
@@ -84,7 +107,11 @@ class Goal:
 GOALS = {
     "sentiment_lstm": Goal("test_accuracy", 0.97, 30),
     "sentiment_transformer": Goal("test_accuracy", 0.97, 30),
+    "text_cnn": Goal("test_accuracy", 0.97, 20),
     "date_seq2seq": Goal("exact_match", 0.95, 45),
+    "tiny_gpt": Goal("val_loss_ratio", 0.7, 40, lower=True),
+    "induction": Goal("repeated_ratio", 0.3, 50, lower=True),
+    "digits_cnn": Goal("test_accuracy", 0.95, 20),
 }
 
 
@@ -151,10 +178,11 @@ def sentiment_data(n_train=None, n_test=None, n_validation=None, seed=None):
     return data
 
 
-def _train_classifier(model, config, device, data):
-    """Fit a classifier on ``data.train`` until validation accuracy reaches ``config['train']['target']``."""
+def _train_classifier(model, config, device, make_data):
+    """Fit a classifier on ``make_data(**config['data']).train`` until validation accuracy reaches the target."""
     t = config["train"]
     started = _clock()
+    data = make_data(**config["data"])
     with _threads(device):
         h = fit(model, data.train.tensors, lr=t["lr"], batch_size=t["batch_size"], epochs=t["epochs"],
                 eval_fn=lambda m: accuracy(m, data.validation.tensors), eval_every=t["eval_every"],
@@ -182,7 +210,7 @@ def _build(cls):
     description="bidirectional LSTM with attention pooling on the sentiment sentences",
 )
 def sentiment_lstm(model, config, device):
-    return _train_classifier(model, config, device, sentiment_data(**config["data"]))
+    return _train_classifier(model, config, device, sentiment_data)
 
 
 @register_pretrained(
@@ -196,7 +224,7 @@ def sentiment_lstm(model, config, device):
     description="two-layer pre-LN Transformer encoder classifier on the sentiment sentences",
 )
 def sentiment_transformer(model, config, device):
-    return _train_classifier(model, config, device, sentiment_data(**config["data"]))
+    return _train_classifier(model, config, device, sentiment_data)
 
 
 # --- dates --------------------------------------------------------------------------------
@@ -262,7 +290,7 @@ _DATE_VOCAB = date_tokenizer().vocab_size
         "model": {"src_vocab": _DATE_VOCAB, "tgt_vocab": _DATE_VOCAB, "d_emb": 16, "d_hidden": 32,
                   "bidirectional": True},
         "data": DATE_DATA, "tokenizer": date_tokenizer().to_config(),
-        "train": {"lr": 1e-2, "batch_size": 64, "steps": 600, "eval_every": 25, "target": 0.98,
+        "train": {"lr": 2e-2, "batch_size": 64, "steps": 600, "eval_every": 25, "target": 0.98,
                   "clip_grad_norm": 1.0, "seed": 0},
     },
     description="LSTM encoder, additive attention, LSTM decoder: dates to ISO 8601",
@@ -279,6 +307,210 @@ def date_seq2seq(model, config, device):
         exact, chars = date_scores(model, data.test)
     return {**_fit_metrics(h, started), "exact_match": exact, "char_accuracy": chars,
             "validation_exact_match": h.final_metric, "history": _history(h)}
+
+
+@register_pretrained(
+    "text_cnn", version="1", build=_build(TextCNN),
+    config={
+        "model": {"vocab_size": _SENTIMENT_VOCAB, "n_classes": 2, "d_emb": 32, "n_filters": 32,
+                  "kernel_sizes": [2, 3, 4]},
+        "data": SENTIMENT_DATA, "tokenizer": _SENTIMENT_TOKENIZER,
+        "train": {"lr": 1e-2, "batch_size": 32, "epochs": 10, "eval_every": 10, "target": 0.995, "seed": 0},
+    },
+    description="1-D convolutions over word embeddings, max over time (Kim 2014), on the sentiment sentences",
+)
+def text_cnn(model, config, device):
+    return _train_classifier(model, config, device, sentiment_data)
+
+
+# --- digits -------------------------------------------------------------------------------
+
+DIGITS_DATA = {"test_fraction": 0.25, "n_validation": 200, "seed": 0}
+
+
+def digits_data(test_fraction=None, n_validation=None, seed=None):
+    """The 8x8 digits split the digits_cnn recipe used (defaults: :data:`DIGITS_DATA`).
+
+    A :class:`llmxai.data.ImageData` with ``train``, ``test`` and ``validation`` (a seeded
+    random part of the training images, held out to stop training).
+    """
+    c = dict(DIGITS_DATA)
+    c.update({k: v for k, v in (("test_fraction", test_fraction), ("n_validation", n_validation),
+                                ("seed", seed)) if v is not None})
+    data = digits_dataset(c["test_fraction"], c["seed"])
+    order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(c["seed"]))
+    fit_idx, val_idx = order[c["n_validation"]:].sort().values, order[:c["n_validation"]].sort().values
+    images, labels = data.train.tensors
+    data.train = ImageSplit(images[fit_idx], labels[fit_idx])
+    data.validation = ImageSplit(images[val_idx], labels[val_idx])
+    return data
+
+
+@register_pretrained(
+    "digits_cnn", version="1", build=_build(DigitsCNN),
+    config={
+        "model": {"n_classes": 10, "c1": 16, "c2": 32},
+        "data": DIGITS_DATA,
+        "train": {"lr": 1e-2, "batch_size": 32, "epochs": 20, "eval_every": 20, "target": 0.99, "seed": 0},
+    },
+    description="two convolutions, max pooling and a linear head on scikit-learn's 8x8 digits",
+)
+def digits_cnn(model, config, device):
+    return _train_classifier(model, config, device, digits_data)
+
+
+# --- tiny GPT -----------------------------------------------------------------------------
+
+CORPUS_DATA = {"n_sentences": 3000, "seed": 0, "level": "word", "validation_fraction": 0.1}
+
+
+def corpus_data(n_sentences=None, seed=None, level=None, validation_fraction=None):
+    """The generated corpus the tiny_gpt recipe trained on (defaults: :data:`CORPUS_DATA`).
+
+    A :class:`llmxai.data.Corpus`: ``train`` and ``validation`` id streams, ``tokenizer``
+    and the sentences. tiny_gpt trains a fixed number of steps, so the validation stream
+    only measures (nothing was chosen by it).
+    """
+    c = dict(CORPUS_DATA)
+    c.update({k: v for k, v in (("n_sentences", n_sentences), ("seed", seed), ("level", level),
+                                ("validation_fraction", validation_fraction)) if v is not None})
+    return language_corpus(c["n_sentences"], c["seed"], level=c["level"],
+                           validation_fraction=c["validation_fraction"])
+
+
+def unigram_loss(train, validation, vocab_size):
+    """Cross-entropy (nats) of ``validation`` ids under add-one-smoothed unigram frequencies of ``train``."""
+    counts = torch.bincount(train, minlength=vocab_size).double() + 1.0  # (V,)
+    return float(-(counts / counts.sum()).log()[validation].mean())
+
+
+@register_pretrained(
+    "tiny_gpt", version="1", build=_build(GPT),
+    config={
+        "model": {"vocab_size": corpus_tokenizer("word").vocab_size, "d_model": 64, "n_heads": 4, "n_layers": 2,
+                  "d_ff": 256, "max_len": 32},
+        "data": CORPUS_DATA, "tokenizer": corpus_tokenizer("word").to_config(),
+        "train": {"lr": 3e-3, "batch_size": 32, "steps": 200, "eval_every": 25, "block_size": 32, "stride": 16,
+                  "seed": 0},
+    },
+    description="decoder-only Transformer (two blocks) trained by next-token prediction on the generated corpus",
+)
+def tiny_gpt(model, config, device):
+    t = config["train"]
+    started = _clock()
+    corpus = corpus_data(**config["data"])
+    train = next_token_windows(corpus.train, t["block_size"], stride=t["stride"])
+    validation = next_token_windows(corpus.validation, t["block_size"])
+    with _threads(device):
+        h = fit(model, train, lr=t["lr"], batch_size=t["batch_size"], steps=t["steps"],
+                eval_fn=lambda m: -mean_loss(m, validation), eval_every=t["eval_every"], device=device,
+                seed=t["seed"], progress=_progress())
+    val = -h.final_metric
+    uni = unigram_loss(corpus.train, corpus.validation, corpus.tokenizer.vocab_size)
+    history = _history(h, val_loss=[-m for m in h.metric])
+    return {**_fit_metrics(h, started), "val_loss": val, "unigram_loss": uni, "val_loss_ratio": val / uni,
+            "history": history}
+
+
+# --- induction heads ----------------------------------------------------------------------
+
+INDUCTION_DATA = {"vocab_size": 64, "seq_len": 16, "min_seq_len": 16, "batch_size": 32, "n_eval": 256,
+                  "eval_seed": 1_000_000}
+
+
+def induction_batch(step, data=None):
+    """The training batch of step ``step``: fresh repeated sequences seeded by the step.
+
+    Each row is ``[BOS, x, x]`` with its own length ``L`` of ``x``, drawn from
+    ``min_seq_len .. seq_len`` and right-padded with targets ``-100`` (ignored); the
+    recipe uses one fixed ``L`` (``min_seq_len == seq_len``).
+
+    Caution: with a fixed ``L`` the model can predict the repeat from learned positions
+    alone, by a first-layer head that attends ``L - 1`` places back. The trained
+    ``induction`` model does exactly that: its highest induction scores are in layer 0
+    (about 0.9), layer 1 stays near 0, and no previous-token head forms. Its loss curve
+    shows a sharp drop, but the mechanism is a fixed-offset positional head, not the
+    two-layer induction circuit of Olsson et al. (2022), which needs varying offsets;
+    with lengths varying inside every batch (``min_seq_len=6``) the model had not found
+    the content-based circuit after 1,000 steps, beyond this recipe's time budget.
+    """
+    c = INDUCTION_DATA if data is None else data
+    B, L_max = c["batch_size"], c["seq_len"]
+    if not 2 <= c["min_seq_len"] <= L_max:
+        raise ValueError(f"min_seq_len: expected 2 .. seq_len = {L_max}, got {c['min_seq_len']}")
+    g = torch.Generator().manual_seed(step)
+    lengths = torch.randint(c["min_seq_len"], L_max + 1, (B,), generator=g)  # (B,)
+    x = repeated_tokens(B, L_max, c["vocab_size"], seed=step)[:, 1:1 + L_max]  # (B, L_max), distinct per row
+    ids = torch.zeros(B, 1 + 2 * L_max, dtype=torch.long)  # BOS and padding are id 0
+    target = torch.full((B, 2 * L_max), IGNORE_INDEX, dtype=torch.long)
+    for i, L in enumerate(lengths.tolist()):
+        row = torch.cat([torch.zeros(1, dtype=torch.long), x[i, :L], x[i, :L]])  # (1 + 2L,)
+        ids[i, :1 + 2 * L] = row
+        target[i, :2 * L] = row[1:]
+    return ids[:, :-1], target
+
+
+def induction_data(data=None):
+    """The held-out repeated sequences ``(n_eval, 1 + 2 * seq_len)`` on which the induction losses are measured."""
+    c = INDUCTION_DATA if data is None else data
+    return repeated_tokens(c["n_eval"], c["seq_len"], c["vocab_size"], seed=c["eval_seed"])
+
+
+def half_losses(model, ids, seq_len):
+    """Mean next-token loss on the first half and on the repeated half of ``ids = [BOS, x, x]``."""
+    first, repeated = induction_masks(seq_len)
+    x, y = next_token_batch(ids)
+    logits = model(x)  # (B, 2L, V)
+    loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (B, 2L)
+    return float(loss[:, first.to(loss.device)].mean()), float(loss[:, repeated.to(loss.device)].mean())
+
+
+@register_pretrained(
+    "induction", version="1", build=_build(GPT),
+    config={
+        "model": {"vocab_size": INDUCTION_DATA["vocab_size"], "d_model": 32, "n_heads": 4, "n_layers": 2,
+                  "max_len": 1 + 2 * INDUCTION_DATA["seq_len"], "mlp": False},
+        "data": INDUCTION_DATA,
+        "train": {"lr": 3e-3, "steps": 1000, "eval_every": 5, "target_ratio": 0.2, "seed": 0},
+    },
+    description="two-layer attention-only Transformer on repeated random tokens (induction heads form)",
+)
+def induction(model, config, device):
+    """Train until the repeated half's loss is ``target_ratio`` of the first half's, recording the phase change.
+
+    Read :func:`induction_batch` before calling the heads found here induction heads.
+    """
+    from llmxai.explain.mech import induction_head_scores, previous_token_head_scores
+
+    t, c = config["train"], config["data"]
+    started = _clock()
+    held_out = induction_data(c).to(device)
+    curves = {k: [] for k in ("loss_first", "loss_repeated", "repeated_ratio", "induction_score",
+                              "induction_scores", "previous_token_scores")}
+
+    @torch.no_grad()
+    def checkpoint(m):
+        m.eval()
+        first, repeated = half_losses(m, held_out, c["seq_len"])
+        scores = induction_head_scores(m, c["seq_len"], n_sequences=16, vocab_size=c["vocab_size"], bos=0,
+                                       seed=c["eval_seed"] + 1)  # (n_layers, n_heads)
+        prev = previous_token_head_scores(m, held_out[:16, :1 + c["seq_len"]])  # (n_layers, n_heads)
+        for k, v in (("loss_first", first), ("loss_repeated", repeated), ("repeated_ratio", repeated / first),
+                     ("induction_score", float(scores.max())), ("induction_scores", scores.tolist()),
+                     ("previous_token_scores", prev.tolist())):
+            curves[k].append(v)
+        return -repeated / first
+
+    with _threads(device):
+        checkpoint(model)  # step 0: before any training
+        h = fit(model, lambda step: induction_batch(step, c), lr=t["lr"], steps=t["steps"], eval_fn=checkpoint,
+                eval_every=t["eval_every"], target=-t["target_ratio"], device=device, seed=t["seed"],
+                progress=_progress())
+    history = _history(h, **curves)
+    history["step"] = [0] + history["step"]
+    history["metric"] = [-curves["repeated_ratio"][0]] + history["metric"]
+    last = {k: curves[k][-1] for k in ("loss_first", "loss_repeated", "repeated_ratio", "induction_score")}
+    return {**_fit_metrics(h, started), **last, "history": history}
 
 
 # --- measuring ----------------------------------------------------------------------------

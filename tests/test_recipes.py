@@ -5,16 +5,17 @@ through ``pretrained`` runs a recipe's own train function on a shrunken config.
 """
 
 import dataclasses
+import math
 
 import pytest
 import torch
 
 import llmxai.train as T
 from llmxai import recipes
-from llmxai.data import tokenizer_from_config
+from llmxai.data import next_token_windows, repeated_tokens, tokenizer_from_config
 from llmxai.train import known_pretrained, pretrained
 
-NAMES = ["sentiment_lstm", "sentiment_transformer", "date_seq2seq"]
+NAMES = ["sentiment_lstm", "sentiment_transformer", "text_cnn", "date_seq2seq", "tiny_gpt", "induction", "digits_cnn"]
 
 
 def test_every_recipe_is_registered_with_a_goal():
@@ -24,17 +25,26 @@ def test_every_recipe_is_registered_with_a_goal():
 
 
 def _batch(name, data):
-    if name.startswith("sentiment"):
+    if name in ("sentiment_lstm", "sentiment_transformer", "text_cnn"):
         ids, lengths, labels = data.test.tensors
         return (ids[:5], lengths[:5]), (5, 2)
     if name == "date_seq2seq":
         src, lengths, tgt = data.test.tensors
         return (src[:5], tgt[:5, :-1], lengths[:5]), (5, tgt.shape[1] - 1, data.tokenizer.vocab_size)
+    if name == "tiny_gpt":
+        x, _ = next_token_windows(data.validation, 32)
+        return (x[:5],), (5, 32, data.tokenizer.vocab_size)
+    if name == "induction":
+        x, _ = recipes.induction_batch(0)
+        return (x,), (*x.shape, recipes.INDUCTION_DATA["vocab_size"])
+    if name == "digits_cnn":
+        return (data.test.images[:5],), (5, 10)
     raise AssertionError(name)
 
 
 DATA = {"sentiment_lstm": recipes.sentiment_data, "sentiment_transformer": recipes.sentiment_data,
-        "date_seq2seq": recipes.date_data}
+        "text_cnn": recipes.sentiment_data, "date_seq2seq": recipes.date_data, "tiny_gpt": recipes.corpus_data,
+        "induction": lambda **c: None, "digits_cnn": recipes.digits_data}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -43,7 +53,8 @@ def test_each_recipe_builds_and_runs_on_its_data(name):
     torch.manual_seed(0)
     model = r.build(**r.config)
     data = DATA[name](**r.config["data"])
-    assert tokenizer_from_config(r.config["tokenizer"]) == data.tokenizer, "config carries the tokenizer"
+    if "tokenizer" in r.config:
+        assert tokenizer_from_config(r.config["tokenizer"]) == data.tokenizer, "config carries the tokenizer"
     inputs, shape = _batch(name, data)
     with torch.no_grad():
         out = model(*inputs)
@@ -66,6 +77,34 @@ def test_data_helpers_are_deterministic_and_splits_disjoint(make):
     assert other.train.examples != a.train.examples
 
 
+def test_corpus_digits_and_induction_data_are_deterministic():
+    a, b = recipes.corpus_data(), recipes.corpus_data()
+    assert torch.equal(a.train, b.train) and torch.equal(a.validation, b.validation)
+    assert a.train_sentences == b.train_sentences
+    assert not torch.equal(recipes.corpus_data(seed=1).train[:50], a.train[:50])
+    d1, d2 = recipes.digits_data(), recipes.digits_data()
+    for split in ("train", "validation", "test"):
+        assert all(torch.equal(x, y) for x, y in zip(getattr(d1, split).tensors, getattr(d2, split).tensors))
+    assert len(d1.validation) == recipes.DIGITS_DATA["n_validation"]
+    assert len(d1.train) + len(d1.validation) + len(d1.test) == 1797
+    rows = {tuple(r) for s in ("train", "validation", "test") for r in getattr(d1, s).images.flatten(1).tolist()}
+    assert len(rows) > 1700, "splits do not share images (a few digits are exact duplicates in the data set)"
+    assert all(torch.equal(x, y) for x, y in zip(recipes.induction_batch(3), recipes.induction_batch(3)))
+    assert not torch.equal(recipes.induction_batch(3)[0], recipes.induction_batch(4)[0])
+    x, y = recipes.induction_batch(3)
+    assert torch.equal(x, repeated_tokens(32, 16, 64, seed=3)[:, :-1]), "fixed length: the data module's rows"
+    assert torch.equal(y, repeated_tokens(32, 16, 64, seed=3)[:, 1:])
+    held = recipes.induction_data()
+    assert torch.equal(held, recipes.induction_data()) and held.shape == (256, 33)
+
+
+def test_unigram_loss_by_hand():
+    train = torch.tensor([0, 0, 1])
+    # counts + 1 = (3, 2, 1) over 6
+    expected = -(math.log(3 / 6) + math.log(1 / 6)) / 2
+    assert recipes.unigram_loss(train, torch.tensor([0, 2]), 3) == pytest.approx(expected, abs=1e-12)
+
+
 TINY = {
     "sentiment_lstm": {"model": {"d_emb": 8, "d_hidden": 8},
                        "data": {"n_train": 64, "n_test": 32, "n_validation": 32},
@@ -73,9 +112,21 @@ TINY = {
     "sentiment_transformer": {"model": {"d_model": 8, "n_heads": 2, "n_layers": 1, "d_ff": 16},
                               "data": {"n_train": 64, "n_test": 32, "n_validation": 32},
                               "train": {"epochs": 1, "eval_every": 1, "target": 2.0}},
+    "text_cnn": {"model": {"d_emb": 8, "n_filters": 4},
+                 "data": {"n_train": 64, "n_test": 32, "n_validation": 32},
+                 "train": {"epochs": 1, "eval_every": 1, "target": 2.0}},
     "date_seq2seq": {"model": {"d_emb": 4, "d_hidden": 8},
                      "data": {"n_train": 32, "n_test": 16, "n_validation": 16},
                      "train": {"steps": 3, "eval_every": 2, "target": 2.0}},
+    "tiny_gpt": {"model": {"d_model": 8, "n_heads": 2, "n_layers": 1, "d_ff": 16, "max_len": 8},
+                 "data": {"n_sentences": 40},
+                 "train": {"steps": 3, "eval_every": 2, "block_size": 8, "stride": 8}},
+    "induction": {"model": {"d_model": 8, "n_heads": 2, "max_len": 9},
+                  "data": {"vocab_size": 12, "seq_len": 4, "min_seq_len": 4, "batch_size": 4, "n_eval": 8},
+                  "train": {"steps": 3, "eval_every": 2}},
+    "digits_cnn": {"model": {"c1": 2, "c2": 2},
+                   "data": {"n_validation": 50},
+                   "train": {"epochs": 1, "eval_every": 5, "target": 2.0}},
 }
 
 
@@ -95,9 +146,10 @@ def test_pretrained_round_trip_on_a_shrunken_recipe(name, tmp_path, monkeypatch)
     m = info["metrics"]
     key = recipes.GOALS[name].key
     assert info["trained"] and info["config"] == config
-    assert 0.0 <= m[key] <= 1.0 and m["seconds"] > 0 and m["steps"] >= 1
+    assert math.isfinite(m[key]) and m[key] >= 0 and m["seconds"] > 0 and m["steps"] >= 1
     h = m["history"]
     assert len(h["step"]) == len(h["metric"]) >= 1 and len(h["loss"]) == m["steps"]
+    assert all(len(v) == len(h["step"]) for k, v in h.items() if k != "loss")
     assert torch.get_num_threads() >= 1
     again, info2 = pretrained(name, return_info=True)
     assert not info2["trained"] and info2["metrics"] == m
@@ -153,3 +205,34 @@ def test_date_scores_on_a_perfect_and_a_broken_model():
     assert recipes.date_scores(Oracle(data.test), data.test) == (1.0, 1.0)
     exact, chars = recipes.date_scores(Oracle(data.test, shift=1), data.test)
     assert exact == 0.0 and chars == pytest.approx(10 / 11)
+
+
+def test_induction_history_records_the_phase_change_inputs(tmp_path, monkeypatch):
+    monkeypatch.setenv(T.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv("LLMXAI_DEVICE", "cpu")
+    config = shrink("induction", monkeypatch)
+    _, info = pretrained("induction", return_info=True)
+    m, h = info["metrics"], info["metrics"]["history"]
+    assert h["step"] == [0.0, 2.0, 3.0], "a checkpoint before training, every eval_every steps and at the end"
+    n_layers, n_heads = config["model"]["n_layers"], config["model"]["n_heads"]
+    for key in ("induction_scores", "previous_token_scores"):
+        assert all(torch.tensor(s).shape == (n_layers, n_heads) for s in h[key])
+    assert h["induction_score"] == [max(max(row) for row in s) for s in h["induction_scores"]]
+    assert h["repeated_ratio"] == pytest.approx([r / f for r, f in zip(h["loss_repeated"], h["loss_first"])])
+    assert m["repeated_ratio"] == h["repeated_ratio"][-1] and m["loss_first"] == h["loss_first"][-1]
+
+
+def test_induction_batch_with_varying_lengths_pads_and_ignores():
+    c = dict(recipes.INDUCTION_DATA, min_seq_len=3, seq_len=6, batch_size=16)
+    x, y = recipes.induction_batch(5, c)
+    assert x.shape == y.shape == (16, 12)
+    seen = set()
+    for row_x, row_y in zip(x.tolist(), y.tolist()):
+        L = sum(t != -100 for t in row_y) // 2
+        seen.add(L)
+        body = row_x[1:1 + L]
+        assert row_x[0] == 0 and row_x[1 + L:2 * L] == body[:-1] and len(set(body)) == L  # inputs stop before the last
+        assert row_y[:2 * L] == body + body and all(t == -100 for t in row_y[2 * L:])
+    assert len(seen) > 1
+    with pytest.raises(ValueError, match="min_seq_len"):
+        recipes.induction_batch(0, dict(c, min_seq_len=7))

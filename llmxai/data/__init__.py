@@ -6,6 +6,7 @@ from llmxai.data.corpus import (
     corpus_tokenizer,
     corpus_vocabulary,
     generate_sentences,
+    is_grammatical,
     language_corpus,
     next_token_windows,
 )
@@ -64,7 +65,7 @@ __all__ = [
     "DATE_FORMATS", "DateData", "DateExample", "DateSplit", "date_dataset", "date_tokenizer",
     "encode_dates", "field_spans", "format_date", "generate_dates", "ordinal", "TARGET_FIELDS",
     "induction_masks", "next_token_batch", "repeated_tokens",
-    "Corpus", "corpus_tokenizer", "corpus_vocabulary", "generate_sentences", "language_corpus",
+    "Corpus", "corpus_tokenizer", "corpus_vocabulary", "generate_sentences", "is_grammatical", "language_corpus",
     "next_token_windows",
     "ImageData", "ImageSplit", "digits_dataset",
     "AgreementData", "AgreementSplit", "agreement_dataset",

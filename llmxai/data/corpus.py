@@ -64,6 +64,44 @@ def generate_sentences(n, seed=0, *, p_prepositional=0.4):
     return [" ".join(_sentence(rng, p_prepositional)) for _ in range(n)]
 
 
+def _parse_noun_phrase(words, i):
+    """Number ("singular" or "plural") of the noun phrase at ``words[i:i + 2]``, or None."""
+    if i + 1 >= len(words):
+        return None
+    det, noun = words[i], words[i + 1]
+    number = "singular" if noun in NOUNS else "plural" if noun in NOUNS.values() else None
+    return number if number and det in DETERMINERS[number] else None
+
+
+def is_grammatical(sentence):
+    """Whether ``sentence`` (words separated by spaces, ending in ".") is one the grammar can write.
+
+    Checks the rules of the module docstring, including agreement of the determiner with its
+    noun and of the verb with the subject's head noun (not with the noun after a preposition).
+    """
+    if not isinstance(sentence, str):
+        raise TypeError(f"sentence: expected a str, got {type(sentence).__name__}")
+    words = sentence.split()
+    number = _parse_noun_phrase(words, 0)
+    if number is None:
+        return False
+    i = 2
+    if i < len(words) and words[i] in PREPOSITIONS:
+        if _parse_noun_phrase(words, i + 1) is None:
+            return False
+        i += 3
+    rest = words[i:]
+    if len(rest) == 2:
+        ok = rest[0] in INTRANSITIVE[number]
+    elif len(rest) == 3:
+        ok = rest[0] == COPULA[number] and rest[1] in ADJECTIVES
+    elif len(rest) == 4:
+        ok = rest[0] in TRANSITIVE[number] and _parse_noun_phrase(rest, 1) is not None
+    else:
+        ok = False
+    return ok and rest[-1] == "."
+
+
 def corpus_vocabulary():
     """Every word the grammar can write, sorted."""
     words = set(NOUNS) | set(NOUNS.values()) | set(PREPOSITIONS) | set(ADJECTIVES) | {".", "is", "are"}

@@ -1,6 +1,6 @@
 """SymPy derivations that the chapters display and the tests check against numerics.
 
-One module per topic (``attention``, ``losses``, ``vae``); the loss and VAE derivations are
+One module per topic (``attention``, ``layernorm``, ``losses``, ``vae``); the loss and VAE derivations are
 also importable from here.
 """
 
