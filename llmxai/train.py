@@ -111,7 +111,7 @@ def _batches(kind, train, batch_size, generator, shuffle):
 
 def fit(model, train, *, loss_fn=None, optimizer=None, lr=None, epochs=None, steps=None,
         batch_size=32, eval_fn=None, eval_every=None, target=None, device=None, seed=0,
-        shuffle=True, clip_grad_norm=None, progress=True):
+        shuffle=True, clip_grad_norm=None, callback=None, progress=True):
     """Train ``model`` and return its :class:`History`.
 
     ``train`` is one of: a tuple of tensors ``(inputs..., target)`` sharing their first
@@ -125,8 +125,11 @@ def fit(model, train, *, loss_fn=None, optimizer=None, lr=None, epochs=None, ste
     updates, whichever ends first. ``eval_fn(model) -> float`` (higher is better) runs in
     eval mode without gradients every ``eval_every`` steps (default: once per epoch, or
     ten times over a step budget) and at the end; training stops as soon as it reaches
-    ``target``. The model is moved to ``device`` (default :func:`llmxai.get_device`) and
-    left there in eval mode, since explanation comes next.
+    ``target``. ``callback(model, history)`` runs after every update, while the gradients
+    of that update are still in ``p.grad`` (after clipping) and ``history.steps`` already
+    counts it, so it can record gradient norms, parameter drift or attention snapshots;
+    what it returns is ignored. The model is moved to ``device`` (default
+    :func:`llmxai.get_device`) and left there in eval mode, since explanation comes next.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
@@ -148,6 +151,8 @@ def fit(model, train, *, loss_fn=None, optimizer=None, lr=None, epochs=None, ste
             raise ValueError("eval_fn: expected a callable model -> float to compare with target, got None")
         if isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target):
             raise TypeError(f"target: expected a finite number, got {target!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback: expected a callable (model, history) -> None, got {type(callback).__name__}")
     if eval_fn is not None and not callable(eval_fn):
         raise TypeError(f"eval_fn: expected a callable model -> float, got {type(eval_fn).__name__}")
     if optimizer is not None and lr is not None:
@@ -210,6 +215,8 @@ def fit(model, train, *, loss_fn=None, optimizer=None, lr=None, epochs=None, ste
         postfix["loss"] = f"{history.step_loss[-1]:.4f}"
         bar.set_postfix(postfix, refresh=False)
         bar.update(1)
+        if callback is not None:
+            callback(model, history)
         return eval_fn is not None and eval_every is not None and history.steps % eval_every == 0 and evaluate()
 
     done = False

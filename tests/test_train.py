@@ -153,6 +153,35 @@ def test_accuracy_and_mean_loss_against_manual():
     assert accuracy(lm, (ids, target)) == 0.5
 
 
+def test_fit_callback_sees_every_update_with_its_gradients():
+    x, y = blobs(64)
+    model, ref = mlp(), mlp()
+    seen = []
+
+    def callback(m, history):
+        assert m is model and m.training
+        seen.append((history.steps, history.step_loss[-1], [p.grad.clone() for p in m.parameters()],
+                     [p.detach().clone() for p in m.parameters()]))
+
+    h = fit(model, (x, y), optimizer=torch.optim.SGD(model.parameters(), lr=0.1), epochs=2, batch_size=16,
+            shuffle=False, callback=callback, progress=False)
+    assert [s[0] for s in seen] == list(range(1, h.steps + 1)) and h.steps == 8
+    assert [s[1] for s in seen] == h.step_loss
+    opt = torch.optim.SGD(ref.parameters(), lr=0.1)
+    for k, s in enumerate(list(range(0, 64, 16)) * 2):
+        opt.zero_grad()
+        F.cross_entropy(ref(x[s:s + 16]), y[s:s + 16]).backward()
+        opt.step()
+        _, _, grads, params = seen[k]
+        for g, p, r in zip(grads, params, ref.parameters()):
+            torch.testing.assert_close(g, r.grad, rtol=0, atol=0)
+            torch.testing.assert_close(p, r.detach(), rtol=0, atol=0)
+    clipped = []
+    fit(mlp(), (x, y), lr=0.1, steps=3, clip_grad_norm=1e-3, progress=False,
+        callback=lambda m, h: clipped.append(torch.cat([p.grad.flatten() for p in m.parameters()]).norm()))
+    assert len(clipped) == 3 and all(float(n) <= 1e-3 * (1 + 1e-5) for n in clipped), "gradients after clipping"
+
+
 def test_nan_loss_is_reported():
     x, y = blobs(32)
     with pytest.raises(FloatingPointError, match="step 0"):
@@ -171,6 +200,7 @@ def test_nan_loss_is_reported():
     (dict(epochs=1, seed=0.5), TypeError),
     (dict(epochs=1, eval_fn=lambda m: 1.0, target="high"), TypeError),
     (dict(epochs=1, device="tpu"), ValueError),
+    (dict(epochs=1, callback="print"), TypeError),
 ])
 def test_fit_bad_arguments(kwargs, err):
     x, y = blobs(16)

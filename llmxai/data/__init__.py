@@ -1,5 +1,6 @@
 """Task generators and tokenizers: everything generated or shipped, nothing downloaded."""
 
+from llmxai.data.agreement import AgreementData, AgreementSplit, agreement_dataset
 from llmxai.data.corpus import (
     Corpus,
     corpus_tokenizer,
@@ -67,4 +68,5 @@ __all__ = [
     "Corpus", "corpus_tokenizer", "corpus_vocabulary", "generate_sentences", "is_grammatical", "language_corpus",
     "next_token_windows",
     "ImageData", "ImageSplit", "digits_dataset",
+    "AgreementData", "AgreementSplit", "agreement_dataset",
 ]

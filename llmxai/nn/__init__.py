@@ -16,11 +16,12 @@ from llmxai.nn.lstm_classifier import LSTMAttentionClassifier
 from llmxai.nn.mha import MultiHeadAttention
 from llmxai.nn.rnn import RNN, RNNCell
 from llmxai.nn.seq2seq import Seq2Seq
-from llmxai.nn.transformer import GPT, TransformerBlock, TransformerClassifier
+from llmxai.nn.transformer import GPT, GPTClassifier, TransformerBlock, TransformerClassifier
 from llmxai.nn.word2vec import CBOW, cbow_windows
 
 __all__ = [
-    "AdditiveAttention", "CBOW", "DigitsCNN", "Embedding", "FeedForward", "GPT", "LSTM", "LSTMAttentionClassifier",
+    "AdditiveAttention", "CBOW", "DigitsCNN", "Embedding", "FeedForward", "GPT", "GPTClassifier", "LSTM",
+    "LSTMAttentionClassifier",
     "LSTMCell", "LayerNorm", "MultiHeadAttention", "RNN", "RNNCell", "Seq2Seq", "TextCNN", "TransformerBlock",
     "TransformerClassifier", "attention_scores", "causal_mask", "cbow_windows", "gelu", "masked_softmax", "one_hot",
     "padding_mask", "scaled_dot_product_attention",

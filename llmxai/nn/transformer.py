@@ -211,3 +211,60 @@ class GPT(_Stack):
                 nxt = torch.multinomial(masked_softmax(logits), 1, generator=generator)  # (B, 1)
             ids = torch.cat([ids, nxt.to(ids.dtype)], dim=1)
         return ids
+
+
+class GPTClassifier(_Stack):
+    """Decoder-only classifier: ``logits = head(ln_f(x_L)_{length - 1})``, read at the last real token.
+
+    Fine-tuning a pretrained language model for classification in the manner of Radford et al.
+    2018 ("Improving Language Understanding by Generative Pre-Training", OpenAI report): the
+    causal mask lets only the last token read the whole sequence, so its final state feeds a new
+    linear ``head``. :meth:`from_lm` copies a trained :class:`GPT` (everything but ``unembed``).
+    Padding (id 0) must come after the real tokens; under the causal mask no real token sees it.
+    ``hook_pooled`` marks the ``(B, d_model)`` state the head reads.
+    """
+
+    def __init__(self, vocab_size, n_classes, d_model=64, n_heads=4, n_layers=2, d_ff=256, max_len=128, mlp=True,
+                 activation="gelu"):
+        super().__init__(vocab_size, d_model, n_heads, n_layers, d_ff, max_len, activation, mlp)
+        validate.positive_int(n_classes, "n_classes", minimum=2)
+        self.hook_pooled = HookPoint()
+        self.head = nn.Linear(d_model, n_classes)
+
+    @classmethod
+    def from_lm(cls, lm, n_classes):
+        """A classifier with ``lm``'s embeddings, blocks and final norm (copied) and a fresh ``head``."""
+        if not isinstance(lm, GPT):
+            raise TypeError(f"lm: expected a llmxai.nn.GPT, got {type(lm).__name__}")
+        block = lm.blocks[0]
+        mlp = hasattr(block, "mlp")
+        model = cls(lm.vocab_size, n_classes, lm.d_model, block.attn.n_heads, len(lm.blocks),
+                    block.mlp.linear1.out_features if mlp else 1, lm.max_len, mlp,
+                    block.mlp.activation if mlp else "gelu")
+        weight = lm.unembed.weight
+        model.to(weight.device, weight.dtype)
+        state = {k: v for k, v in lm.state_dict().items() if not k.startswith("unembed.")}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or sorted(missing) != ["head.bias", "head.weight"]:
+            raise RuntimeError(f"from_lm: expected to copy everything but the head, missed {missing}, "
+                               f"left over {unexpected}")
+        return model
+
+    def forward(self, ids, lengths=None):
+        """Logits ``(B, n_classes)`` for ids ``(B, T)``; lengths default to the non-padding count."""
+        E = self.embed(ids)
+        return self.forward_embedded(E, TransformerClassifier.lengths(ids) if lengths is None else lengths)
+
+    def forward_embedded(self, E, lengths=None):
+        """Logits from token embeddings ``E (B, T, d_model)`` and optional ``lengths (B,)`` (default T)."""
+        validate.tensor(E, "E", ndim=3, floating=True)
+        B, T = E.shape[:2]
+        if lengths is None:
+            lengths = torch.full((B,), T, device=E.device)
+        validate.tensor(lengths, "lengths", ndim=1, floating=False)
+        validate.same_size(B, lengths.shape[0], "lengths: batch size B of E")
+        if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > T):
+            raise ValueError(f"lengths: expected values in [1, {T}] (at least one real token), got {lengths.tolist()}")
+        h = self._run(E, is_causal=True)  # (B, T, d_model)
+        last = h[torch.arange(B, device=E.device), lengths.to(E.device) - 1]  # (B, d_model)
+        return self.head(self.hook_pooled(last))  # (B, n_classes)
