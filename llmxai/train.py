@@ -443,31 +443,36 @@ def pretrained(name, *, retrain=False, device=None, return_info=False):
     and saves ``state_dict``, config and metrics to :func:`cache_path`; later calls load
     that file. With ``return_info`` the result is ``(model, info)``, where ``info`` holds
     the name, version, config, metrics, path and whether this call trained the model.
+
+    Training always runs on the CPU, whatever ``device`` says: the models are small enough
+    for that, and it makes the weights (and so every number the book prints about them)
+    the same on every machine. ``device`` is where the returned model lives.
     """
     if not isinstance(name, str):
         raise TypeError(f"name: expected a str, got {type(name).__name__}")
     r = _recipe(name)
     device = get_device(device)
+    cpu = torch.device("cpu")
     path = cache_path(name)
     seed_everything(0)
     model = r.build(**r.config)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"recipe {name!r}: build must return a torch.nn.Module, got {type(model).__name__}")
-    model.to(device)
+    model.to(cpu)
     payload = None
     if path.exists() and not retrain:
         try:
-            payload = torch.load(path, map_location=device, weights_only=True)
+            payload = torch.load(path, map_location=cpu, weights_only=True)
             model.load_state_dict(payload["state_dict"])
         except Exception as err:  # a corrupt or mismatched file is a stale cache: train again
             warnings.warn(f"pretrained {name!r}: could not load {path} ({err}); training again", stacklevel=2)
             payload = None
             seed_everything(0)
-            model = r.build(**r.config).to(device)
+            model = r.build(**r.config).to(cpu)
     trained = payload is None
     if trained:
         seed_everything(0)
-        metrics = _check_metrics(r.train(model, dict(r.config), device), name)
+        metrics = _check_metrics(r.train(model, dict(r.config), cpu), name)
         payload = {
             "name": name,
             "version": r.version,
@@ -476,7 +481,7 @@ def pretrained(name, *, retrain=False, device=None, return_info=False):
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         }
         _save_atomic(payload, path)
-    model.eval()
+    model.to(device).eval()
     if not return_info:
         return model
     info = {

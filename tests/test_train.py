@@ -402,3 +402,22 @@ def test_metrics_may_carry_a_history_of_numbers(tmp_path, monkeypatch):
     finally:
         for n in ("history", "bad-history", "bad-key"):
             unregister_pretrained(n)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA to check that pretrained trains on the CPU and returns a GPU model")
+def test_pretrained_trains_on_cpu_then_moves(cache, monkeypatch):
+    import dataclasses
+
+    seen = []
+    cache()
+    recipe = T._REGISTRY["tiny-test"]
+    original = recipe.train
+
+    def spy(model, config, device):
+        seen.append((torch.device(device), next(model.parameters()).device))
+        return original(model, config, device)
+
+    monkeypatch.setitem(T._REGISTRY, "tiny-test", dataclasses.replace(recipe, train=spy))
+    model = pretrained("tiny-test", device="cuda")
+    assert seen == [(torch.device("cpu"), torch.device("cpu"))]
+    assert next(model.parameters()).is_cuda
