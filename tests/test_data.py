@@ -22,6 +22,8 @@ from llmxai.data import (
     generate_sentences,
     generate_sentiment,
     induction_masks,
+    repeated_segments,
+    segment_masks,
     language_corpus,
     next_token_batch,
     next_token_windows,
@@ -367,6 +369,34 @@ def test_repeated_tokens_seeded():
     assert int(ids[:, 1:].min()) >= 1 and int(ids.max()) < 5
 
 
+def test_repeated_segments_structure_and_masks():
+    T, V = 30, 20
+    ids, starts, lengths = repeated_segments(200, T, V, min_repeat=3, max_repeat=9, seed=4)
+    assert ids.shape == (200, T) and ids.dtype == torch.long and (ids[:, 0] == 0).all()
+    assert int(ids[:, 1:].min()) >= 1 and int(ids.max()) < V
+    assert set(lengths.tolist()) == set(range(3, 10)), "every length in the range occurs"
+    assert len(set(starts.tolist())) > 10 and int(starts.min()) >= 1
+    assert bool((starts + 2 * lengths <= T).all())
+    first, repeated = segment_masks(starts, lengths, T)
+    inputs, targets = next_token_batch(ids)
+    assert first.shape == repeated.shape == inputs.shape and not (first & repeated).any()
+    for i, (s, L) in enumerate(zip(starts.tolist(), lengths.tolist())):
+        x = ids[i, s:s + L].tolist()
+        assert ids[i, s + L:s + 2 * L].tolist() == x and len(set(x)) == L
+        assert targets[i, first[i]].tolist() == x[1:] and targets[i, repeated[i]].tolist() == x[1:]
+        assert inputs[i, repeated[i]].tolist() == x[:-1]
+    again = repeated_segments(200, T, V, min_repeat=3, max_repeat=9, seed=4)
+    assert all(torch.equal(a, b) for a, b in zip((ids, starts, lengths), again))
+    assert not torch.equal(ids, repeated_segments(200, T, V, min_repeat=3, max_repeat=9, seed=5)[0])
+
+
+def test_segment_masks_by_hand():
+    # s = 2, L = 3 in T = 9: tokens 2..4 and 5..7; predictions t score token t + 1
+    first, repeated = segment_masks(torch.tensor([2]), torch.tensor([3]), 9)
+    assert first[0].nonzero().flatten().tolist() == [2, 3]
+    assert repeated[0].nonzero().flatten().tolist() == [5, 6]
+
+
 @pytest.mark.parametrize("bad, err", [
     (lambda: repeated_tokens(0, 5, 10), ValueError),
     (lambda: repeated_tokens(2, 1, 10), ValueError),
@@ -376,6 +406,15 @@ def test_repeated_tokens_seeded():
     (lambda: next_token_batch(torch.zeros(2, 1, dtype=torch.long)), ValueError),
     (lambda: next_token_batch(torch.zeros(2, 3)), TypeError),
     (lambda: induction_masks(1), ValueError),
+    (lambda: repeated_segments(2, 10, 20, min_repeat=1, max_repeat=4), ValueError),
+    (lambda: repeated_segments(2, 10, 20, min_repeat=3, max_repeat=2), ValueError),
+    (lambda: repeated_segments(2, 8, 20, min_repeat=2, max_repeat=4), ValueError),
+    (lambda: repeated_segments(2, 30, 5, min_repeat=2, max_repeat=5), ValueError),
+    (lambda: repeated_segments(2, 30, 20, min_repeat=2, max_repeat=5, seed=-1), ValueError),
+    (lambda: segment_masks(torch.tensor([1, 2]), torch.tensor([3]), 10), ValueError),
+    (lambda: segment_masks(torch.tensor([0]), torch.tensor([3]), 10), ValueError),
+    (lambda: segment_masks(torch.tensor([3]), torch.tensor([4]), 10), ValueError),
+    (lambda: segment_masks(torch.tensor([1.0]), torch.tensor([3]), 10), TypeError),
 ])
 def test_induction_bad_input(bad, err):
     with pytest.raises(err, match="expected"):

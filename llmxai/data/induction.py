@@ -62,3 +62,58 @@ def induction_masks(seq_len, *, bos=True):
     first = (target >= b + 1) & (target <= b + seq_len - 1)
     repeated = target >= b + seq_len + 1
     return first, repeated
+
+
+def repeated_segments(batch_size, seq_len, vocab_size, *, min_repeat, max_repeat, seed=0):
+    """Rows of ``seq_len`` random tokens, each holding one segment repeated once at a random place.
+
+    Returns ``(ids, starts, lengths)``: ids ``(batch_size, seq_len)`` with BOS (id 0) first,
+    and per row the repeat length ``L`` (uniform in ``min_repeat .. max_repeat``) and the
+    start ``s`` (uniform in ``1 .. seq_len - 2L``) of ``x``, so that
+    ``ids[s:s+L] == ids[s+L:s+2L] == x`` with distinct tokens in ``x``; every other position
+    is an independent random token from ``1 .. vocab_size - 1``. Since both ``L`` and ``s``
+    vary, absolute or fixed relative positions cannot say where the earlier copy is: only
+    its content can (the setting in which Olsson et al. 2022, arXiv:2209.11895, find the
+    two-layer induction circuit).
+    """
+    validate.positive_int(batch_size, "batch_size")
+    validate.positive_int(vocab_size, "vocab_size", minimum=3)
+    validate.positive_int(min_repeat, "min_repeat", minimum=2)
+    validate.positive_int(max_repeat, "max_repeat", minimum=min_repeat)
+    validate.positive_int(seq_len, "seq_len", minimum=1 + 2 * max_repeat)
+    validate.seed(seed)
+    if max_repeat > vocab_size - 1:
+        raise ValueError(
+            f"max_repeat: expected at most vocab_size - 1 = {vocab_size - 1} for distinct tokens, got {max_repeat}"
+        )
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, vocab_size, (batch_size, seq_len), generator=g)  # (B, T)
+    ids[:, 0] = BOS_ID
+    lengths = torch.randint(min_repeat, max_repeat + 1, (batch_size,), generator=g)  # (B,)
+    starts = 1 + (torch.rand(batch_size, generator=g) * (seq_len - 2 * lengths)).long()  # (B,) in 1 .. T - 2L
+    x = torch.rand(batch_size, vocab_size - 1, generator=g).argsort(dim=1) + 1  # (B, V - 1): distinct tokens
+    for i, (s, L) in enumerate(zip(starts.tolist(), lengths.tolist())):
+        ids[i, s:s + L] = x[i, :L]
+        ids[i, s + L:s + 2 * L] = x[i, :L]
+    return ids, starts, lengths
+
+
+def segment_masks(starts, lengths, seq_len):
+    """Boolean masks ``(B, seq_len - 1)`` over the next-token predictions of :func:`repeated_segments` rows.
+
+    As in :func:`induction_masks`: ``first`` marks the predictions of ``x_2 .. x_L`` in the
+    first copy, ``repeated`` those in the second copy; prediction ``t`` is scored against
+    token ``t + 1``.
+    """
+    validate.tensor(starts, "starts", ndim=1, floating=False)
+    validate.tensor(lengths, "lengths", ndim=1, floating=False)
+    validate.same_size(len(starts), len(lengths), "lengths (one per row of starts)")
+    validate.positive_int(seq_len, "seq_len", minimum=2)
+    if (starts < 1).any() or (lengths < 2).any() or (starts + 2 * lengths > seq_len).any():
+        raise ValueError(f"starts, lengths: expected 1 <= s, 2 <= L and s + 2L <= seq_len = {seq_len}, "
+                         f"got starts {starts.tolist()} and lengths {lengths.tolist()}")
+    target = torch.arange(1, seq_len, device=starts.device)[None]  # (1, T - 1): token each prediction is scored on
+    s, L = starts[:, None], lengths[:, None]
+    first = (target >= s + 1) & (target <= s + L - 1)
+    repeated = (target >= s + L + 1) & (target <= s + 2 * L - 1)
+    return first, repeated
