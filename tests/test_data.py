@@ -390,6 +390,30 @@ def test_repeated_segments_structure_and_masks():
     assert not torch.equal(ids, repeated_segments(200, T, V, min_repeat=3, max_repeat=9, seed=5)[0])
 
 
+def test_repeated_segments_skip_bigram_filler():
+    T, V = 40, 20
+    plain, starts, lengths = repeated_segments(300, T, V, min_repeat=3, max_repeat=6, seed=2)
+    ids, s2, l2 = repeated_segments(300, T, V, min_repeat=3, max_repeat=6, seed=2, skip_bigram=0.5)
+    pos = torch.arange(T)[None]
+
+    def filler(st, le):
+        return ~((pos >= st[:, None]) & (pos < (st + 2 * le)[:, None]))[:, 3:]
+
+    # the rule pi is one fixed permutation: read it off the pairs (t - 2, t) that occur most often
+    a, b = ids[:, 1:-2][filler(s2, l2)], ids[:, 3:][filler(s2, l2)]
+    counts = torch.zeros(V, V)
+    counts.index_put_((a, b), torch.ones(len(a)), accumulate=True)
+    pi = counts.argmax(1)
+    assert sorted(pi[1:].tolist()) == list(range(1, V)), "a permutation of the tokens"
+    follows = float((pi[a] == b).float().mean())
+    assert 0.45 < follows < 0.6, "about half of the filler follows the rule, the rest is chance (1/19)"
+    keep = filler(starts, lengths)
+    plain_follows = float((pi[plain[:, 1:-2][keep]] == plain[:, 3:][keep]).float().mean())
+    assert plain_follows < 0.1
+    for i, (s, L) in enumerate(zip(s2.tolist(), l2.tolist())):
+        assert ids[i, s:s + L].tolist() == ids[i, s + L:s + 2 * L].tolist()
+
+
 def test_segment_masks_by_hand():
     # s = 2, L = 3 in T = 9: tokens 2..4 and 5..7; predictions t score token t + 1
     first, repeated = segment_masks(torch.tensor([2]), torch.tensor([3]), 9)
@@ -411,6 +435,7 @@ def test_segment_masks_by_hand():
     (lambda: repeated_segments(2, 8, 20, min_repeat=2, max_repeat=4), ValueError),
     (lambda: repeated_segments(2, 30, 5, min_repeat=2, max_repeat=5), ValueError),
     (lambda: repeated_segments(2, 30, 20, min_repeat=2, max_repeat=5, seed=-1), ValueError),
+    (lambda: repeated_segments(2, 30, 20, min_repeat=2, max_repeat=5, skip_bigram=1.5), ValueError),
     (lambda: segment_masks(torch.tensor([1, 2]), torch.tensor([3]), 10), ValueError),
     (lambda: segment_masks(torch.tensor([0]), torch.tensor([3]), 10), ValueError),
     (lambda: segment_masks(torch.tensor([3]), torch.tensor([4]), 10), ValueError),

@@ -64,7 +64,7 @@ def induction_masks(seq_len, *, bos=True):
     return first, repeated
 
 
-def repeated_segments(batch_size, seq_len, vocab_size, *, min_repeat, max_repeat, seed=0):
+def repeated_segments(batch_size, seq_len, vocab_size, *, min_repeat, max_repeat, seed=0, skip_bigram=0.0):
     """Rows of ``seq_len`` random tokens, each holding one segment repeated once at a random place.
 
     Returns ``(ids, starts, lengths)``: ids ``(batch_size, seq_len)`` with BOS (id 0) first,
@@ -75,6 +75,12 @@ def repeated_segments(batch_size, seq_len, vocab_size, *, min_repeat, max_repeat
     vary, absolute or fixed relative positions cannot say where the earlier copy is: only
     its content can (the setting in which Olsson et al. 2022, arXiv:2209.11895, find the
     two-layer induction circuit).
+
+    ``skip_bigram`` is the probability that a filler token follows a fixed rule instead,
+    ``ids[t] = pi(ids[t - 2])`` for a permutation ``pi`` of the tokens (the same for every
+    seed). Such a dependency, like many in real text, rewards a head that looks one token
+    back from the current one, so a previous-token head forms early; the induction
+    circuit is built on one. The segment and its copy never follow the rule.
     """
     validate.positive_int(batch_size, "batch_size")
     validate.positive_int(vocab_size, "vocab_size", minimum=3)
@@ -82,6 +88,8 @@ def repeated_segments(batch_size, seq_len, vocab_size, *, min_repeat, max_repeat
     validate.positive_int(max_repeat, "max_repeat", minimum=min_repeat)
     validate.positive_int(seq_len, "seq_len", minimum=1 + 2 * max_repeat)
     validate.seed(seed)
+    if isinstance(skip_bigram, bool) or not isinstance(skip_bigram, (int, float)) or not 0 <= skip_bigram <= 1:
+        raise ValueError(f"skip_bigram: expected a probability in [0, 1], got {skip_bigram!r}")
     if max_repeat > vocab_size - 1:
         raise ValueError(
             f"max_repeat: expected at most vocab_size - 1 = {vocab_size - 1} for distinct tokens, got {max_repeat}"
@@ -89,6 +97,11 @@ def repeated_segments(batch_size, seq_len, vocab_size, *, min_repeat, max_repeat
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(1, vocab_size, (batch_size, seq_len), generator=g)  # (B, T)
     ids[:, 0] = BOS_ID
+    if skip_bigram > 0:
+        pi = torch.randperm(vocab_size - 1, generator=torch.Generator().manual_seed(0)) + 1  # (V - 1,)
+        follow = torch.rand(batch_size, seq_len, generator=g) < skip_bigram  # (B, T)
+        for t in range(3, seq_len):
+            ids[:, t] = torch.where(follow[:, t], pi[ids[:, t - 2] - 1], ids[:, t])
     lengths = torch.randint(min_repeat, max_repeat + 1, (batch_size,), generator=g)  # (B,)
     starts = 1 + (torch.rand(batch_size, generator=g) * (seq_len - 2 * lengths)).long()  # (B,) in 1 .. T - 2L
     x = torch.rand(batch_size, vocab_size - 1, generator=g).argsort(dim=1) + 1  # (B, V - 1): distinct tokens
