@@ -78,7 +78,7 @@ def repeated_segments(batch_size, seq_len, vocab_size, *, min_repeat, max_repeat
 
     ``skip_bigram`` is the probability that a filler token follows a fixed rule instead,
     ``ids[t] = pi(ids[t - 2])`` for a permutation ``pi`` of the tokens (the same for every
-    seed). Such a dependency, like many in real text, rewards a head that looks one token
+    seed), unless ``ids[t - 2]`` itself followed it. Such a dependency, like many in real text, rewards a head that looks one token
     back from the current one, so a previous-token head forms early; the induction
     circuit is built on one. The segment and its copy never follow the rule.
     """
@@ -100,7 +100,11 @@ def repeated_segments(batch_size, seq_len, vocab_size, *, min_repeat, max_repeat
     if skip_bigram > 0:
         pi = torch.randperm(vocab_size - 1, generator=torch.Generator().manual_seed(0)) + 1  # (V - 1,)
         follow = torch.rand(batch_size, seq_len, generator=g) < skip_bigram  # (B, T)
+        follow[:, :3] = False
         for t in range(3, seq_len):
+            # No chains: a token two after a ruled one stays random, else pi(pi(.)) would tie
+            # tokens four apart and reward heads that look three back.
+            follow[:, t] &= ~follow[:, t - 2]
             ids[:, t] = torch.where(follow[:, t], pi[ids[:, t - 2] - 1], ids[:, t])
     lengths = torch.randint(min_repeat, max_repeat + 1, (batch_size,), generator=g)  # (B,)
     starts = 1 + (torch.rand(batch_size, generator=g) * (seq_len - 2 * lengths)).long()  # (B,) in 1 .. T - 2L
