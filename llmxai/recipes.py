@@ -420,7 +420,7 @@ def tiny_gpt(model, config, device):
 # --- induction heads ----------------------------------------------------------------------
 
 INDUCTION_DATA = {"vocab_size": 32, "seq_len": 32, "min_repeat": 4, "max_repeat": 14, "skip_bigram": 0.5,
-                  "batch_size": 32, "n_eval": 256, "eval_seed": 1_000_000}
+                  "batch_size": 32, "n_eval": 128, "eval_seed": 1_000_000}
 
 
 def induction_batch(step, data=None):
@@ -436,9 +436,9 @@ def induction_batch(step, data=None):
 
     Part of the filler follows a skip-bigram rule (``skip_bigram``): it gives a
     previous-token head a use of its own, so one forms within the first few hundred
-    steps; without it the circuit had not formed after 2,000 steps, and at 0.25 it formed
-    only after 1,200. With chains of the rule allowed, the model found a look-alike
-    circuit instead (a first-layer head three tokens back, second-layer heads attending
+    steps and the second layer can build on it (in trials without the rule, no circuit
+    had formed after 2,000 steps). With chains of the rule allowed, the model found a
+    look-alike circuit instead (a first-layer head three tokens back, second-layer heads attending
     two after the earlier copy), which is why the rule never applies twice in a row.
     """
     c = INDUCTION_DATA if data is None else data
