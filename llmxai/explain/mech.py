@@ -281,16 +281,20 @@ def induction_head_scores(model, seq_len=10, *, n_sequences=8, vocab_size=None, 
     With ``ids`` ``(B, T)`` given, the repeats are read from the content instead: every
     position ``t`` whose token occurred before is a query, its key is the position after
     the most recent earlier occurrence, and the score is the mean over all such pairs (on
-    ``[BOS, x, x]`` with distinct ``x`` this is the same number). ``queries`` (bool, shaped
+    ``[BOS, x, x]`` with distinct ``x`` this is the number the fixed layout gives). ``queries`` (bool, shaped
     like ``ids``) keeps only the queries it marks, e.g. the second copy of a planted repeat,
     leaving out tokens of random filler that repeat by chance.
     """
     if ids is None:
         r = _random_tokens(model, n_sequences, seq_len, vocab_size, seed)
         ids = torch.cat([r, r], 1)  # (n_sequences, 2 L)
+        off = 0
         if bos is not None:
             ids = torch.cat([torch.full((n_sequences, 1), validate.positive_int(bos, "bos", minimum=0)), ids], 1)
-        ids = ids.to(_device(model))
+            off = 1
+        P = _patterns(model, ids.to(_device(model)))  # (n_layers, B, n_heads, T, T)
+        q = torch.arange(seq_len) + seq_len + off  # the second copy; by layout, so repeats inside x do not count
+        return P[:, :, :, q, q - seq_len + 1].mean((1, 3))
     validate.tensor(ids, "ids", ndim=2, floating=False)
     row, query, key = _induction_pairs(ids)
     if queries is not None:
