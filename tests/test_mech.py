@@ -207,7 +207,8 @@ def test_control_task_and_selectivity_tell_memorisation_apart():
     (lambda m, c, k: induction_head_scores(m, seq_len=1), ">= 2"),
     (lambda m, c, k: induction_head_scores(m, ids=torch.arange(1, 5)[None]), "occur twice"),
     (lambda m, c, k: induction_head_scores(m, ids=torch.ones(2, 3, 4, dtype=torch.long)), "ids"),
-    (lambda m, c, k: induction_head_scores(m, ids=torch.ones(2, 3, dtype=torch.long), queries=torch.ones(2, 3)), "bool mask"),
+    (lambda m, c, k: induction_head_scores(m, ids=torch.ones(2, 3, dtype=torch.long), queries=torch.ones(2, 3)),
+     "bool mask"),
     (lambda m, c, k: induction_head_scores(m, ids=torch.ones(2, 3, dtype=torch.long),
                                            queries=torch.zeros(2, 3, dtype=torch.bool)), "occur twice"),
 ])

@@ -23,7 +23,8 @@ from llmxai.data.dates import (
     ordinal,
 )
 from llmxai.data.images import ImageData, ImageSplit, digits_dataset
-from llmxai.data.induction import induction_masks, next_token_batch, repeated_segments, repeated_tokens, segment_masks
+from llmxai.data.induction import (induction_masks, next_token_batch, repeated_segments, repeated_tokens,
+                                   segment_masks)
 from llmxai.data.sentiment import (
     LABELS,
     SentimentData,

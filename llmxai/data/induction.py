@@ -3,7 +3,9 @@
 Each row is ``[BOS, x_1 .. x_L, x_1 .. x_L]`` with random tokens ``x``. The first half
 cannot be predicted; in the second half, a model that finds the earlier occurrence of the
 current token and copies the token after it (an induction head; Olsson et al. 2022,
-arXiv:2209.11895) predicts every token from ``x_2`` on.
+arXiv:2209.11895) predicts every token from ``x_2`` on. With this fixed layout, though, a head that looks
+``L - 1`` places back predicts as well; :func:`repeated_segments` varies ``L`` and where
+the copies sit, so that only the content says where the earlier copy is.
 """
 
 import torch
@@ -73,14 +75,15 @@ def repeated_segments(batch_size, seq_len, vocab_size, *, min_repeat, max_repeat
     ``ids[s:s+L] == ids[s+L:s+2L] == x`` with distinct tokens in ``x``; every other position
     is an independent random token from ``1 .. vocab_size - 1``. Since both ``L`` and ``s``
     vary, absolute or fixed relative positions cannot say where the earlier copy is: only
-    its content can (the setting in which Olsson et al. 2022, arXiv:2209.11895, find the
-    two-layer induction circuit).
+    its content can, which is the job of the two-layer induction circuit (Olsson et al.
+    2022, arXiv:2209.11895).
 
     ``skip_bigram`` is the probability that a filler token follows a fixed rule instead,
     ``ids[t] = pi(ids[t - 2])`` for a permutation ``pi`` of the tokens (the same for every
-    seed), unless ``ids[t - 2]`` itself followed it. Such a dependency, like many in real text, rewards a head that looks one token
-    back from the current one, so a previous-token head forms early; the induction
-    circuit is built on one. The segment and its copy never follow the rule.
+    seed), unless ``ids[t - 2]`` itself followed it. Such a dependency, like many in real
+    text, rewards a head that looks one token back from the current one, so a
+    previous-token head forms early; the induction circuit is built on one. The segment
+    and its copy never follow the rule.
     """
     validate.positive_int(batch_size, "batch_size")
     validate.positive_int(vocab_size, "vocab_size", minimum=3)
