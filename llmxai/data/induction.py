@@ -3,9 +3,9 @@
 Each row is ``[BOS, x_1 .. x_L, x_1 .. x_L]`` with random tokens ``x``. The first half
 cannot be predicted; in the second half, a model that finds the earlier occurrence of the
 current token and copies the token after it (an induction head; Olsson et al. 2022,
-arXiv:2209.11895) predicts every token from ``x_2`` on. With this fixed layout, though, a head that looks
-``L - 1`` places back predicts as well; :func:`repeated_segments` varies ``L`` and where
-the copies sit, so that only the content says where the earlier copy is.
+arXiv:2209.11895) predicts every token from ``x_2`` on. With this fixed layout, though, a
+head that looks ``L - 1`` places back predicts as well; :func:`repeated_segments` varies
+``L`` and where the copies sit, so that only the content says where the earlier copy is.
 """
 
 import torch
