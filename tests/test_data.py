@@ -22,6 +22,8 @@ from llmxai.data import (
     generate_sentences,
     generate_sentiment,
     induction_masks,
+    repeated_segments,
+    segment_masks,
     language_corpus,
     next_token_batch,
     next_token_windows,
@@ -367,6 +369,62 @@ def test_repeated_tokens_seeded():
     assert int(ids[:, 1:].min()) >= 1 and int(ids.max()) < 5
 
 
+def test_repeated_segments_structure_and_masks():
+    T, V = 30, 20
+    ids, starts, lengths = repeated_segments(200, T, V, min_repeat=3, max_repeat=9, seed=4)
+    assert ids.shape == (200, T) and ids.dtype == torch.long and (ids[:, 0] == 0).all()
+    assert int(ids[:, 1:].min()) >= 1 and int(ids.max()) < V
+    assert set(lengths.tolist()) == set(range(3, 10)), "every length in the range occurs"
+    assert len(set(starts.tolist())) > 10 and int(starts.min()) >= 1
+    assert bool((starts + 2 * lengths <= T).all())
+    first, repeated = segment_masks(starts, lengths, T)
+    inputs, targets = next_token_batch(ids)
+    assert first.shape == repeated.shape == inputs.shape and not (first & repeated).any()
+    for i, (s, L) in enumerate(zip(starts.tolist(), lengths.tolist())):
+        x = ids[i, s:s + L].tolist()
+        assert ids[i, s + L:s + 2 * L].tolist() == x and len(set(x)) == L
+        assert targets[i, first[i]].tolist() == x[1:] and targets[i, repeated[i]].tolist() == x[1:]
+        assert inputs[i, repeated[i]].tolist() == x[:-1]
+    again = repeated_segments(200, T, V, min_repeat=3, max_repeat=9, seed=4)
+    assert all(torch.equal(a, b) for a, b in zip((ids, starts, lengths), again))
+    assert not torch.equal(ids, repeated_segments(200, T, V, min_repeat=3, max_repeat=9, seed=5)[0])
+
+
+def test_repeated_segments_skip_bigram_filler():
+    T, V = 40, 20
+    plain, starts, lengths = repeated_segments(300, T, V, min_repeat=3, max_repeat=6, seed=2)
+    ids, s2, l2 = repeated_segments(300, T, V, min_repeat=3, max_repeat=6, seed=2, skip_bigram=0.5)
+    pos = torch.arange(T)[None]
+
+    def filler(st, le):
+        return ~((pos >= st[:, None]) & (pos < (st + 2 * le)[:, None]))[:, 3:]
+
+    # the rule pi is one fixed permutation: read it off the pairs (t - 2, t) that occur most often
+    a, b = ids[:, 1:-2][filler(s2, l2)], ids[:, 3:][filler(s2, l2)]
+    counts = torch.zeros(V, V)
+    counts.index_put_((a, b), torch.ones(len(a)), accumulate=True)
+    pi = counts.argmax(1)
+    assert sorted(pi[1:].tolist()) == list(range(1, V)), "a permutation of the tokens"
+    follows = float((pi[a] == b).float().mean())
+    # p / (1 + p) = 1/3 follow the rule (never two in a row), the rest match by chance (1/19)
+    assert 0.3 < follows < 0.45
+    far = filler(s2, l2)[:, 2:]
+    two_steps = float((pi[pi[ids[:, 1:-4][far]]] == ids[:, 5:][far]).float().mean())
+    assert two_steps < 0.1, "no chains: tokens four apart are unrelated"
+    keep = filler(starts, lengths)
+    plain_follows = float((pi[plain[:, 1:-2][keep]] == plain[:, 3:][keep]).float().mean())
+    assert plain_follows < 0.1
+    for i, (s, L) in enumerate(zip(s2.tolist(), l2.tolist())):
+        assert ids[i, s:s + L].tolist() == ids[i, s + L:s + 2 * L].tolist()
+
+
+def test_segment_masks_by_hand():
+    # s = 2, L = 3 in T = 9: tokens 2..4 and 5..7; predictions t score token t + 1
+    first, repeated = segment_masks(torch.tensor([2]), torch.tensor([3]), 9)
+    assert first[0].nonzero().flatten().tolist() == [2, 3]
+    assert repeated[0].nonzero().flatten().tolist() == [5, 6]
+
+
 @pytest.mark.parametrize("bad, err", [
     (lambda: repeated_tokens(0, 5, 10), ValueError),
     (lambda: repeated_tokens(2, 1, 10), ValueError),
@@ -376,6 +434,16 @@ def test_repeated_tokens_seeded():
     (lambda: next_token_batch(torch.zeros(2, 1, dtype=torch.long)), ValueError),
     (lambda: next_token_batch(torch.zeros(2, 3)), TypeError),
     (lambda: induction_masks(1), ValueError),
+    (lambda: repeated_segments(2, 10, 20, min_repeat=1, max_repeat=4), ValueError),
+    (lambda: repeated_segments(2, 10, 20, min_repeat=3, max_repeat=2), ValueError),
+    (lambda: repeated_segments(2, 8, 20, min_repeat=2, max_repeat=4), ValueError),
+    (lambda: repeated_segments(2, 30, 5, min_repeat=2, max_repeat=5), ValueError),
+    (lambda: repeated_segments(2, 30, 20, min_repeat=2, max_repeat=5, seed=-1), ValueError),
+    (lambda: repeated_segments(2, 30, 20, min_repeat=2, max_repeat=5, skip_bigram=1.5), ValueError),
+    (lambda: segment_masks(torch.tensor([1, 2]), torch.tensor([3]), 10), ValueError),
+    (lambda: segment_masks(torch.tensor([0]), torch.tensor([3]), 10), ValueError),
+    (lambda: segment_masks(torch.tensor([3]), torch.tensor([4]), 10), ValueError),
+    (lambda: segment_masks(torch.tensor([1.0]), torch.tensor([3]), 10), TypeError),
 ])
 def test_induction_bad_input(bad, err):
     with pytest.raises(err, match="expected"):

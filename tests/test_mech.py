@@ -116,6 +116,38 @@ def test_hand_built_previous_token_and_induction_heads_are_found():
     assert torch.equal(pred, r[1:])
 
 
+def test_induction_scores_read_from_content_match_the_fixed_layout():
+    model = induction_model()
+    fixed = induction_head_scores(model, seq_len=8, n_sequences=4, bos=0, seed=3)
+    g = torch.Generator().manual_seed(3)
+    r = torch.stack([torch.randperm(11, generator=g)[:8] + 1 for _ in range(4)])
+    ids = torch.cat([torch.zeros(4, 1, dtype=torch.long), r, r], 1)
+    torch.testing.assert_close(induction_head_scores(model, ids=ids), fixed, rtol=0, atol=1e-12)
+
+
+def test_hand_built_induction_head_is_found_at_any_offset_and_length():
+    from llmxai.data import repeated_segments
+
+    model = induction_model(V=60)
+    ids, starts, lengths = repeated_segments(16, 24, 60, min_repeat=3, max_repeat=8, seed=0)
+    assert len(set(lengths.tolist())) > 2 and len(set(starts.tolist())) > 2
+    second = torch.zeros_like(ids, dtype=torch.bool)
+    for i, (s, L) in enumerate(zip(starts.tolist(), lengths.tolist())):
+        second[i, s + L:s + 2 * L] = True
+    ind = induction_head_scores(model, ids=ids, queries=second)
+    assert ind[1, 0] > 0.95 and ind[0].max() < 0.2
+    # Tokens of the filler that repeat by chance have several earlier copies, which the
+    # hand-built head attends to alike, so counting them lowers its score.
+    assert induction_head_scores(model, ids=ids)[1, 0] < ind[1, 0]
+
+
+def test_induction_pairs_take_the_latest_earlier_occurrence():
+    from llmxai.explain.mech import _induction_pairs
+
+    row, query, key = _induction_pairs(torch.tensor([[5, 1, 5, 2, 5, 5]]))
+    assert query.tolist() == [2, 4, 5] and key.tolist() == [1, 3, 5] and row.tolist() == [0, 0, 0]
+
+
 def test_random_model_has_no_perfect_heads(lm):
     assert induction_head_scores(lm, seq_len=6).max() < 0.9
 
@@ -173,6 +205,12 @@ def test_control_task_and_selectivity_tell_memorisation_apart():
     (lambda m, c, k: previous_token_head_scores(m, torch.ones(2, 1, dtype=torch.long)), "at least 2 tokens"),
     (lambda m, c, k: previous_token_head_scores(torch.nn.Linear(2, 2), seq_len=4, vocab_size=5), "hook_pattern"),
     (lambda m, c, k: induction_head_scores(m, seq_len=1), ">= 2"),
+    (lambda m, c, k: induction_head_scores(m, ids=torch.arange(1, 5)[None]), "occur twice"),
+    (lambda m, c, k: induction_head_scores(m, ids=torch.ones(2, 3, 4, dtype=torch.long)), "ids"),
+    (lambda m, c, k: induction_head_scores(m, ids=torch.ones(2, 3, dtype=torch.long), queries=torch.ones(2, 3)),
+     "bool mask"),
+    (lambda m, c, k: induction_head_scores(m, ids=torch.ones(2, 3, dtype=torch.long),
+                                           queries=torch.zeros(2, 3, dtype=torch.bool)), "occur twice"),
 ])
 def test_bad_input_raises_clear_errors(lm, call, match):
     clean, corrupt = ids_pair()

@@ -12,7 +12,7 @@ import torch
 
 import llmxai.train as T
 from llmxai import recipes
-from llmxai.data import next_token_windows, repeated_tokens, tokenizer_from_config
+from llmxai.data import next_token_windows, repeated_segments, tokenizer_from_config
 from llmxai.train import known_pretrained, pretrained
 
 NAMES = ["sentiment_lstm", "sentiment_transformer", "text_cnn", "date_seq2seq", "tiny_gpt", "induction", "digits_cnn"]
@@ -91,11 +91,15 @@ def test_corpus_digits_and_induction_data_are_deterministic():
     assert len(rows) > 1700, "splits do not share images (a few digits are exact duplicates in the data set)"
     assert all(torch.equal(x, y) for x, y in zip(recipes.induction_batch(3), recipes.induction_batch(3)))
     assert not torch.equal(recipes.induction_batch(3)[0], recipes.induction_batch(4)[0])
+    c = recipes.INDUCTION_DATA
     x, y = recipes.induction_batch(3)
-    assert torch.equal(x, repeated_tokens(32, 16, 64, seed=3)[:, :-1]), "fixed length: the data module's rows"
-    assert torch.equal(y, repeated_tokens(32, 16, 64, seed=3)[:, 1:])
+    ids, _, _ = repeated_segments(c["batch_size"], c["seq_len"], c["vocab_size"], min_repeat=c["min_repeat"],
+                                  max_repeat=c["max_repeat"], seed=3, skip_bigram=c["skip_bigram"])
+    assert torch.equal(x, ids[:, :-1]) and torch.equal(y, ids[:, 1:]), "the data module's rows"
     held = recipes.induction_data()
-    assert torch.equal(held, recipes.induction_data()) and held.shape == (256, 33)
+    assert all(torch.equal(a, b) for a, b in zip(held, recipes.induction_data()))
+    assert held[0].shape == (c["n_eval"], c["seq_len"])
+    assert len(set(held[1].tolist())) > 5 and len(set(held[2].tolist())) > 5, "offsets and lengths vary"
 
 
 def test_unigram_loss_by_hand():
@@ -121,9 +125,10 @@ TINY = {
     "tiny_gpt": {"model": {"d_model": 8, "n_heads": 2, "n_layers": 1, "d_ff": 16, "max_len": 8},
                  "data": {"n_sentences": 40},
                  "train": {"steps": 3, "eval_every": 2, "block_size": 8, "stride": 8}},
-    "induction": {"model": {"d_model": 8, "n_heads": 2, "max_len": 9},
-                  "data": {"vocab_size": 12, "seq_len": 4, "min_seq_len": 4, "batch_size": 4, "n_eval": 8},
-                  "train": {"steps": 3, "eval_every": 2}},
+    "induction": {"model": {"vocab_size": 12, "d_model": 8, "n_heads": 2, "max_len": 12},
+                  "data": {"vocab_size": 12, "seq_len": 12, "min_repeat": 2, "max_repeat": 4, "batch_size": 4,
+                           "n_eval": 8},
+                  "train": {"steps": 3, "eval_every": 2, "n_score": 4}},
     "digits_cnn": {"model": {"c1": 2, "c2": 2},
                    "data": {"n_validation": 50},
                    "train": {"epochs": 1, "eval_every": 5, "target": 2.0}},
@@ -217,22 +222,32 @@ def test_induction_history_records_the_phase_change_inputs(tmp_path, monkeypatch
     n_layers, n_heads = config["model"]["n_layers"], config["model"]["n_heads"]
     for key in ("induction_scores", "previous_token_scores"):
         assert all(torch.tensor(s).shape == (n_layers, n_heads) for s in h[key])
-    assert h["induction_score"] == [max(max(row) for row in s) for s in h["induction_scores"]]
+    assert h["induction_score"] == [max(s[-1]) for s in h["induction_scores"]], "best second-layer head"
+    assert h["prev_token_score"] == [max(s[0]) for s in h["previous_token_scores"]], "best first-layer head"
     assert h["repeated_ratio"] == pytest.approx([r / f for r, f in zip(h["loss_repeated"], h["loss_first"])])
     assert m["repeated_ratio"] == h["repeated_ratio"][-1] and m["loss_first"] == h["loss_first"][-1]
+    assert m["induction_score"] == h["induction_score"][-1] and m["prev_token_score"] == h["prev_token_score"][-1]
 
 
-def test_induction_batch_with_varying_lengths_pads_and_ignores():
-    c = dict(recipes.INDUCTION_DATA, min_seq_len=3, seq_len=6, batch_size=16)
-    x, y = recipes.induction_batch(5, c)
-    assert x.shape == y.shape == (16, 12)
-    seen = set()
-    for row_x, row_y in zip(x.tolist(), y.tolist()):
-        L = sum(t != -100 for t in row_y) // 2
-        seen.add(L)
-        body = row_x[1:1 + L]
-        assert row_x[0] == 0 and row_x[1 + L:2 * L] == body[:-1] and len(set(body)) == L  # inputs stop before the last
-        assert row_y[:2 * L] == body + body and all(t == -100 for t in row_y[2 * L:])
-    assert len(seen) > 1
-    with pytest.raises(ValueError, match="min_seq_len"):
-        recipes.induction_batch(0, dict(c, min_seq_len=7))
+def test_induction_goal_needs_both_heads():
+    g = recipes.GOALS["induction"]
+    ok = {"repeated_ratio": 0.2, "induction_score": 0.8, "prev_token_score": 0.7, "seconds": 20}
+    assert g.met(ok)
+    assert not g.met(dict(ok, repeated_ratio=0.31))
+    assert not g.met(dict(ok, induction_score=0.4)), "a positional shortcut lowers the loss without the heads"
+    assert not g.met(dict(ok, prev_token_score=0.4))
+    assert not g.met({k: v for k, v in ok.items() if k != "prev_token_score"})
+
+
+def test_head_scores_find_the_hand_built_circuit_on_the_recipe_rows():
+    from toy_transformer import induction_model
+
+    c = dict(recipes.INDUCTION_DATA, vocab_size=60, seq_len=24, max_repeat=8, n_eval=16)
+    ids, starts, lengths = recipes.induction_data(c)
+    ind, prev = recipes.head_scores(induction_model(V=60), ids, starts, lengths)
+    assert ind.shape == prev.shape == (2, 2)
+    assert ind[1, 0] > 0.9 and prev[0, 0] > 0.99 and ind[0].max() < 0.2
+    second = recipes.second_copy(ids, starts, lengths)
+    assert second.sum(1).tolist() == lengths.tolist()
+    assert all(ids[i, second[i]].tolist() == ids[i, s:s + L].tolist()
+               for i, (s, L) in enumerate(zip(starts.tolist(), lengths.tolist())))

@@ -25,7 +25,8 @@ from llmxai.data.dates import (
     ordinal,
 )
 from llmxai.data.images import ImageData, ImageSplit, digits_dataset
-from llmxai.data.induction import induction_masks, next_token_batch, repeated_tokens
+from llmxai.data.induction import (induction_masks, next_token_batch, repeated_segments, repeated_tokens,
+                                   segment_masks)
 from llmxai.data.sentiment import (
     LABELS,
     SentimentData,
@@ -64,7 +65,7 @@ __all__ = [
     "WORD_ROLES", "word_role",
     "DATE_FORMATS", "DateData", "DateExample", "DateSplit", "date_dataset", "date_tokenizer",
     "encode_dates", "field_spans", "format_date", "generate_dates", "ordinal", "TARGET_FIELDS",
-    "induction_masks", "next_token_batch", "repeated_tokens",
+    "induction_masks", "next_token_batch", "repeated_segments", "repeated_tokens", "segment_masks",
     "Corpus", "corpus_tokenizer", "corpus_vocabulary", "generate_sentences", "is_grammatical", "language_corpus",
     "next_token_windows",
     "ImageData", "ImageSplit", "digits_dataset",

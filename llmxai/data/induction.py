@@ -3,7 +3,9 @@
 Each row is ``[BOS, x_1 .. x_L, x_1 .. x_L]`` with random tokens ``x``. The first half
 cannot be predicted; in the second half, a model that finds the earlier occurrence of the
 current token and copies the token after it (an induction head; Olsson et al. 2022,
-arXiv:2209.11895) predicts every token from ``x_2`` on.
+arXiv:2209.11895) predicts every token from ``x_2`` on. With this fixed layout, though, a
+head that looks ``L - 1`` places back predicts as well; :func:`repeated_segments` varies
+``L`` and where the copies sit, so that only the content says where the earlier copy is.
 """
 
 import torch
@@ -61,4 +63,77 @@ def induction_masks(seq_len, *, bos=True):
     target = torch.arange(1, n + 1)  # position of the token each prediction is scored against
     first = (target >= b + 1) & (target <= b + seq_len - 1)
     repeated = target >= b + seq_len + 1
+    return first, repeated
+
+
+def repeated_segments(batch_size, seq_len, vocab_size, *, min_repeat, max_repeat, seed=0, skip_bigram=0.0):
+    """Rows of ``seq_len`` random tokens, each holding one segment repeated once at a random place.
+
+    Returns ``(ids, starts, lengths)``: ids ``(batch_size, seq_len)`` with BOS (id 0) first,
+    and per row the repeat length ``L`` (uniform in ``min_repeat .. max_repeat``) and the
+    start ``s`` (uniform in ``1 .. seq_len - 2L``) of ``x``, so that
+    ``ids[s:s+L] == ids[s+L:s+2L] == x`` with distinct tokens in ``x``; every other position
+    is an independent random token from ``1 .. vocab_size - 1``. Since both ``L`` and ``s``
+    vary, absolute or fixed relative positions cannot say where the earlier copy is: only
+    its content can, which is the job of the two-layer induction circuit (Olsson et al.
+    2022, arXiv:2209.11895).
+
+    ``skip_bigram`` is the probability that a filler token follows a fixed rule instead,
+    ``ids[t] = pi(ids[t - 2])`` for a permutation ``pi`` of the tokens (the same for every
+    seed), unless ``ids[t - 2]`` itself followed it. Such a dependency, like many in real
+    text, rewards a head that looks one token back from the current one, so a
+    previous-token head forms early; the induction circuit is built on one. The segment
+    and its copy never follow the rule.
+    """
+    validate.positive_int(batch_size, "batch_size")
+    validate.positive_int(vocab_size, "vocab_size", minimum=3)
+    validate.positive_int(min_repeat, "min_repeat", minimum=2)
+    validate.positive_int(max_repeat, "max_repeat", minimum=min_repeat)
+    validate.positive_int(seq_len, "seq_len", minimum=1 + 2 * max_repeat)
+    validate.seed(seed)
+    if isinstance(skip_bigram, bool) or not isinstance(skip_bigram, (int, float)) or not 0 <= skip_bigram <= 1:
+        raise ValueError(f"skip_bigram: expected a probability in [0, 1], got {skip_bigram!r}")
+    if max_repeat > vocab_size - 1:
+        raise ValueError(
+            f"max_repeat: expected at most vocab_size - 1 = {vocab_size - 1} for distinct tokens, got {max_repeat}"
+        )
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, vocab_size, (batch_size, seq_len), generator=g)  # (B, T)
+    ids[:, 0] = BOS_ID
+    if skip_bigram > 0:
+        pi = torch.randperm(vocab_size - 1, generator=torch.Generator().manual_seed(0)) + 1  # (V - 1,)
+        follow = torch.rand(batch_size, seq_len, generator=g) < skip_bigram  # (B, T)
+        follow[:, :3] = False
+        for t in range(3, seq_len):
+            # No chains: a token two after a ruled one stays random, else pi(pi(.)) would tie
+            # tokens four apart and reward heads that look three back.
+            follow[:, t] &= ~follow[:, t - 2]
+            ids[:, t] = torch.where(follow[:, t], pi[ids[:, t - 2] - 1], ids[:, t])
+    lengths = torch.randint(min_repeat, max_repeat + 1, (batch_size,), generator=g)  # (B,)
+    starts = 1 + (torch.rand(batch_size, generator=g) * (seq_len - 2 * lengths)).long()  # (B,) in 1 .. T - 2L
+    x = torch.rand(batch_size, vocab_size - 1, generator=g).argsort(dim=1) + 1  # (B, V - 1): distinct tokens
+    for i, (s, L) in enumerate(zip(starts.tolist(), lengths.tolist())):
+        ids[i, s:s + L] = x[i, :L]
+        ids[i, s + L:s + 2 * L] = x[i, :L]
+    return ids, starts, lengths
+
+
+def segment_masks(starts, lengths, seq_len):
+    """Boolean masks ``(B, seq_len - 1)`` over the next-token predictions of :func:`repeated_segments` rows.
+
+    As in :func:`induction_masks`: ``first`` marks the predictions of ``x_2 .. x_L`` in the
+    first copy, ``repeated`` those in the second copy; prediction ``t`` is scored against
+    token ``t + 1``.
+    """
+    validate.tensor(starts, "starts", ndim=1, floating=False)
+    validate.tensor(lengths, "lengths", ndim=1, floating=False)
+    validate.same_size(len(starts), len(lengths), "lengths (one per row of starts)")
+    validate.positive_int(seq_len, "seq_len", minimum=2)
+    if (starts < 1).any() or (lengths < 2).any() or (starts + 2 * lengths > seq_len).any():
+        raise ValueError(f"starts, lengths: expected 1 <= s, 2 <= L and s + 2L <= seq_len = {seq_len}, "
+                         f"got starts {starts.tolist()} and lengths {lengths.tolist()}")
+    target = torch.arange(1, seq_len, device=starts.device)[None]  # (1, T - 1): token each prediction is scored on
+    s, L = starts[:, None], lengths[:, None]
+    first = (target >= s + 1) & (target <= s + L - 1)
+    repeated = (target >= s + L + 1) & (target <= s + 2 * L - 1)
     return first, repeated

@@ -272,20 +272,52 @@ def _device(model):
     return p.device if p is not None else torch.device("cpu")
 
 
-def induction_head_scores(model, seq_len=10, *, n_sequences=8, vocab_size=None, bos=None, seed=0):
+def induction_head_scores(model, seq_len=10, *, n_sequences=8, vocab_size=None, bos=None, seed=0, ids=None,
+                          queries=None):
     """Mean attention from each token of the second copy of a repeated random sequence to the token
     after its first occurrence, per layer and head: ``(n_layers, n_heads)`` (Olsson et al. 2022,
     arXiv 2209.11895). ``bos`` prepends a start token.
+
+    With ``ids`` ``(B, T)`` given, the repeats are read from the content instead: every
+    position ``t`` whose token occurred before is a query, its key is the position after
+    the most recent earlier occurrence, and the score is the mean over all such pairs (on
+    ``[BOS, x, x]`` with distinct ``x`` this is the number the fixed layout gives). ``queries`` (bool, shaped
+    like ``ids``) keeps only the queries it marks, e.g. the second copy of a planted repeat,
+    leaving out tokens of random filler that repeat by chance.
     """
-    r = _random_tokens(model, n_sequences, seq_len, vocab_size, seed)
-    ids = torch.cat([r, r], 1)  # (n_sequences, 2 L)
-    off = 0
-    if bos is not None:
-        ids = torch.cat([torch.full((n_sequences, 1), validate.positive_int(bos, "bos", minimum=0)), ids], 1)
-        off = 1
-    P = _patterns(model, ids.to(_device(model)))  # (n_layers, B, n_heads, T, T)
-    q = torch.arange(seq_len) + seq_len + off  # the second copy
-    return P[:, :, :, q, q - seq_len + 1].mean((1, 3))
+    if ids is None:
+        r = _random_tokens(model, n_sequences, seq_len, vocab_size, seed)
+        ids = torch.cat([r, r], 1)  # (n_sequences, 2 L)
+        off = 0
+        if bos is not None:
+            ids = torch.cat([torch.full((n_sequences, 1), validate.positive_int(bos, "bos", minimum=0)), ids], 1)
+            off = 1
+        P = _patterns(model, ids.to(_device(model)))  # (n_layers, B, n_heads, T, T)
+        q = torch.arange(seq_len) + seq_len + off  # the second copy; by layout, so repeats inside x do not count
+        return P[:, :, :, q, q - seq_len + 1].mean((1, 3))
+    validate.tensor(ids, "ids", ndim=2, floating=False)
+    row, query, key = _induction_pairs(ids)
+    if queries is not None:
+        validate.tensor(queries, "queries", ndim=2)
+        if queries.dtype != torch.bool or queries.shape != ids.shape:
+            raise ValueError(f"queries: expected a bool mask of shape {tuple(ids.shape)}, "
+                             f"got {queries.dtype} {tuple(queries.shape)}")
+        keep = queries.to(ids.device)[row, query]
+        row, query, key = row[keep], query[keep], key[keep]
+    if len(row) == 0:
+        raise ValueError(f"ids: expected some token to occur twice in a row, got none in shape {tuple(ids.shape)}")
+    P = _patterns(model, ids)  # (n_layers, B, n_heads, T, T)
+    return P[:, row, :, query, key].mean(0)  # advanced indices split by a slice put the pairs first
+
+
+def _induction_pairs(ids):
+    """``(row, query, key)`` index tensors: each repeated token and the position after its latest earlier copy."""
+    T = ids.shape[1]
+    pos = torch.arange(T, device=ids.device)
+    earlier = (ids[:, :, None] == ids[:, None, :]) & (pos[None, :] < pos[:, None])  # (B, T, T): s < t, same token
+    latest = torch.where(earlier, pos, -1).amax(dim=2)  # (B, T): -1 where the token is new
+    row, query = (latest >= 0).nonzero(as_tuple=True)
+    return row, query, latest[row, query] + 1
 
 
 def previous_token_head_scores(model, ids=None, *, seq_len=10, n_sequences=8, vocab_size=None, seed=0):
