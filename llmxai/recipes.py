@@ -83,7 +83,7 @@ from llmxai.data import (
 )
 from llmxai.data.tokenize import BOS_ID, EOS_ID, PAD_ID
 from llmxai.nn import GPT, DigitsCNN, LSTMAttentionClassifier, Seq2Seq, TextCNN, TransformerClassifier
-from llmxai.train import IGNORE_INDEX, accuracy, fit, mean_loss, register_pretrained
+from llmxai.train import accuracy, fit, mean_loss, register_pretrained
 
 PROGRESS_ENV = "LLMXAI_PROGRESS"  # set to 1 to see a progress bar while a recipe trains
 

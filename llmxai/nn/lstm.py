@@ -144,7 +144,8 @@ def check_dtype(x, param, name):
     return x
 
 
-def _init(shape, H):
+def init_uniform(shape, H):
+    """A parameter drawn from U(-1/sqrt(H), 1/sqrt(H)), torch's initialisation for recurrent layers."""
     bound = 1.0 / math.sqrt(H)
     return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
 
@@ -156,10 +157,10 @@ class LSTMCell(nn.Module):
         super().__init__()
         self.input_size = validate.positive_int(input_size, "input_size")
         self.hidden_size = H = validate.positive_int(hidden_size, "hidden_size")
-        self.weight_ih = _init((4 * H, input_size), H)  # (4H, in)
-        self.weight_hh = _init((4 * H, H), H)  # (4H, H)
-        self.bias_ih = _init((4 * H,), H)
-        self.bias_hh = _init((4 * H,), H)
+        self.weight_ih = init_uniform((4 * H, input_size), H)  # (4H, in)
+        self.weight_hh = init_uniform((4 * H, H), H)  # (4H, H)
+        self.bias_ih = init_uniform((4 * H,), H)
+        self.bias_hh = init_uniform((4 * H,), H)
 
     def forward(self, x, hx=None):
         validate.tensor(x, "x", ndim=2, floating=True)
@@ -223,10 +224,10 @@ class LSTM(nn.Module):
         for k in range(num_layers):
             d_in = input_size if k == 0 else H * self.n_dir
             for sfx in self._suffixes(k):
-                setattr(self, f"weight_ih{sfx}", _init((4 * H, d_in), H))  # (4H, in)
-                setattr(self, f"weight_hh{sfx}", _init((4 * H, H), H))  # (4H, H)
-                setattr(self, f"bias_ih{sfx}", _init((4 * H,), H))
-                setattr(self, f"bias_hh{sfx}", _init((4 * H,), H))
+                setattr(self, f"weight_ih{sfx}", init_uniform((4 * H, d_in), H))  # (4H, in)
+                setattr(self, f"weight_hh{sfx}", init_uniform((4 * H, H), H))  # (4H, H)
+                setattr(self, f"bias_ih{sfx}", init_uniform((4 * H,), H))
+                setattr(self, f"bias_hh{sfx}", init_uniform((4 * H,), H))
         for k in range(num_layers):
             for sfx in self._suffixes(k):
                 for what in "hcifgo":

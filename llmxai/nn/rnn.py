@@ -5,24 +5,18 @@ doi:10.1207/s15516709cog1402_1), with the bias split in two (``b = b_ih + b_hh``
 parameter names of :class:`torch.nn.RNN`, so weights copy over unchanged.
 """
 
-import math
 
 import torch
 from torch import nn
 
 from llmxai import validate
 from llmxai.hooks import HookPoint
-from llmxai.nn.lstm import check_dtype
+from llmxai.nn.lstm import check_dtype, init_uniform
 
 
 def rnn_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
     """One step ``tanh(x W_x^T + b_ih + h W_h^T + b_hh)`` for ``x (B, in)``, ``h (B, H)``."""
     return torch.tanh(x @ weight_ih.t() + bias_ih + h @ weight_hh.t() + bias_hh)  # (B, H)
-
-
-def _init(shape, H):
-    bound = 1.0 / math.sqrt(H)
-    return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
 
 
 class RNNCell(nn.Module):
@@ -32,10 +26,10 @@ class RNNCell(nn.Module):
         super().__init__()
         self.input_size = validate.positive_int(input_size, "input_size")
         self.hidden_size = H = validate.positive_int(hidden_size, "hidden_size")
-        self.weight_ih = _init((H, input_size), H)  # (H, in): W_x
-        self.weight_hh = _init((H, H), H)  # (H, H): W_h
-        self.bias_ih = _init((H,), H)
-        self.bias_hh = _init((H,), H)
+        self.weight_ih = init_uniform((H, input_size), H)  # (H, in): W_x
+        self.weight_hh = init_uniform((H, H), H)  # (H, H): W_h
+        self.bias_ih = init_uniform((H,), H)
+        self.bias_hh = init_uniform((H,), H)
 
     def forward(self, x, h=None):
         validate.tensor(x, "x", ndim=2, floating=True)
@@ -72,10 +66,10 @@ class RNN(nn.Module):
         self.input_size = validate.positive_int(input_size, "input_size")
         self.hidden_size = H = validate.positive_int(hidden_size, "hidden_size")
         self.batch_first = bool(batch_first)
-        self.weight_ih_l0 = _init((H, input_size), H)  # (H, in)
-        self.weight_hh_l0 = _init((H, H), H)  # (H, H)
-        self.bias_ih_l0 = _init((H,), H)
-        self.bias_hh_l0 = _init((H,), H)
+        self.weight_ih_l0 = init_uniform((H, input_size), H)  # (H, in)
+        self.weight_hh_l0 = init_uniform((H, H), H)  # (H, H)
+        self.bias_ih_l0 = init_uniform((H,), H)
+        self.bias_hh_l0 = init_uniform((H,), H)
         self.hook_h_l0 = HookPoint()
 
     def forward(self, x, h_0=None):

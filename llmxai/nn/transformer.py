@@ -17,6 +17,19 @@ from llmxai.nn.layers import FeedForward, LayerNorm, check_features
 from llmxai.nn.mha import MultiHeadAttention
 
 
+def _checked_lengths(E, lengths):
+    """Validate embeddings ``E (B, T, d_model)`` and ``lengths (B,)`` in [1, T]; default lengths to T."""
+    validate.tensor(E, "E", ndim=3, floating=True)
+    B, T = E.shape[:2]
+    if lengths is None:
+        return torch.full((B,), T, device=E.device)
+    validate.tensor(lengths, "lengths", ndim=1, floating=False)
+    validate.same_size(B, lengths.shape[0], "lengths: batch size B of E")
+    if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > T):
+        raise ValueError(f"lengths: expected values in [1, {T}] (at least one real token), got {lengths.tolist()}")
+    return lengths
+
+
 class TransformerBlock(nn.Module):
     """``x_mid = x + Attn(LN_1(x))``, ``x_out = x_mid + FFN(LN_2(x_mid))`` (Xiong et al. 2020, fig. 1b).
 
@@ -147,14 +160,8 @@ class TransformerClassifier(_Stack):
 
     def forward_embedded(self, E, lengths=None):
         """Logits from token embeddings ``E (B, T, d_model)`` and optional ``lengths (B,)``."""
-        validate.tensor(E, "E", ndim=3, floating=True)
+        lengths = _checked_lengths(E, lengths)
         B, T = E.shape[:2]
-        if lengths is None:
-            lengths = torch.full((B,), T, device=E.device)
-        validate.tensor(lengths, "lengths", ndim=1, floating=False)
-        validate.same_size(B, lengths.shape[0], "lengths: batch size B of E")
-        if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > T):
-            raise ValueError(f"lengths: expected values in [1, {T}] (at least one real token), got {lengths.tolist()}")
         blocked = torch.arange(T, device=E.device) >= lengths[:, None]  # (B, T), True on padding
         h = self._run(E, key_padding_mask=blocked)  # (B, T, d_model)
         keep = (~blocked).to(h.dtype)[..., None]  # (B, T, 1)
@@ -257,14 +264,8 @@ class GPTClassifier(_Stack):
 
     def forward_embedded(self, E, lengths=None):
         """Logits from token embeddings ``E (B, T, d_model)`` and optional ``lengths (B,)`` (default T)."""
-        validate.tensor(E, "E", ndim=3, floating=True)
+        lengths = _checked_lengths(E, lengths)
         B, T = E.shape[:2]
-        if lengths is None:
-            lengths = torch.full((B,), T, device=E.device)
-        validate.tensor(lengths, "lengths", ndim=1, floating=False)
-        validate.same_size(B, lengths.shape[0], "lengths: batch size B of E")
-        if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > T):
-            raise ValueError(f"lengths: expected values in [1, {T}] (at least one real token), got {lengths.tolist()}")
         h = self._run(E, is_causal=True)  # (B, T, d_model)
         last = h[torch.arange(B, device=E.device), lengths.to(E.device) - 1]  # (B, d_model)
         return self.head(self.hook_pooled(last))  # (B, n_classes)
