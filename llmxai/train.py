@@ -249,8 +249,8 @@ def fit(model, train, *, loss_fn=None, optimizer=None, lr=None, epochs=None, ste
     return history
 
 
-def _batched_outputs(model, data, batch_size, device):
-    """Yield ``(model(*inputs), target)`` over ``data = (inputs..., target)`` without gradients."""
+def _eval_batches(model, data, batch_size, device):
+    """Yield the batches of ``data = (inputs..., target)`` on ``device``, with ``model`` in eval mode and no gradients."""
     kind, _ = _check_data(data)
     if kind != "tensors":
         raise TypeError(f"data: expected a tuple of tensors (inputs..., target), got {type(data).__name__}")
@@ -262,10 +262,15 @@ def _batched_outputs(model, data, batch_size, device):
     try:
         with torch.no_grad():
             for batch in _batches("tensors", tuple(data), batch_size, None, shuffle=False):
-                *inputs, target = _to_device(batch, device)
-                yield model(*inputs), target
+                yield _to_device(batch, device)
     finally:
         model.train(was_training)
+
+
+def _batched_outputs(model, data, batch_size, device):
+    """Yield ``(model(*inputs), target)`` over ``data = (inputs..., target)`` without gradients."""
+    for *inputs, target in _eval_batches(model, data, batch_size, device):
+        yield model(*inputs), target
 
 
 def accuracy(model, data, *, batch_size=256, device=None):
@@ -287,21 +292,10 @@ def accuracy(model, data, *, batch_size=256, device=None):
 def mean_loss(model, data, *, loss_fn=None, batch_size=256, device=None):
     """Loss on ``data = (inputs..., target)``, averaged over batches weighted by their size."""
     loss_fn = cross_entropy_loss if loss_fn is None else loss_fn
-    kind, n = _check_data(data)
-    if kind != "tensors":
-        raise TypeError(f"data: expected a tuple of tensors (inputs..., target), got {type(data).__name__}")
-    validate.positive_int(batch_size, "batch_size")
-    if device is None:
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    try:
-        with torch.no_grad():
-            for batch in _batches(kind, tuple(data), batch_size, None, shuffle=False):
-                total += float(loss_fn(model, _to_device(batch, device))) * batch[0].shape[0]
-    finally:
-        model.train(was_training)
+    total, n = 0.0, 0
+    for batch in _eval_batches(model, data, batch_size, device):
+        total += float(loss_fn(model, batch)) * batch[0].shape[0]
+        n += batch[0].shape[0]
     return total / n
 
 

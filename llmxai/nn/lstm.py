@@ -144,6 +144,17 @@ def check_dtype(x, param, name):
     return x
 
 
+def time_major(layer, x):
+    """Check a recurrent layer's input ``x`` (3-D, its input size and dtype, T, B >= 1); return it as ``(T, B, in)``."""
+    validate.tensor(x, "x", ndim=3, floating=True)
+    validate.same_size(layer.input_size, x.shape[2], "x: input size (last dimension)")
+    check_dtype(x, layer.weight_ih_l0, "x")
+    xs = x.transpose(0, 1) if layer.batch_first else x  # (T, B, in)
+    if xs.shape[0] == 0 or xs.shape[1] == 0:
+        raise ValueError(f"x: expected at least one time step and one sequence, got shape {tuple(x.shape)}")
+    return xs
+
+
 def init_uniform(shape, H):
     """A parameter drawn from U(-1/sqrt(H), 1/sqrt(H)), torch's initialisation for recurrent layers."""
     bound = 1.0 / math.sqrt(H)
@@ -237,13 +248,8 @@ class LSTM(nn.Module):
         return [f"_l{k}", f"_l{k}_reverse"][: self.n_dir]
 
     def forward(self, x, hx=None, lengths=None):
-        validate.tensor(x, "x", ndim=3, floating=True)
-        validate.same_size(self.input_size, x.shape[2], "x: input size (last dimension)")
-        check_dtype(x, self.weight_ih_l0, "x")
-        xs = x.transpose(0, 1) if self.batch_first else x  # (T, B, in)
+        xs = time_major(self, x)  # (T, B, in)
         T, B = xs.shape[:2]
-        if T == 0 or B == 0:
-            raise ValueError(f"x: expected at least one time step and one sequence, got shape {tuple(x.shape)}")
         H, L = self.hidden_size, self.num_layers * self.n_dir
         if hx is None:
             h0 = c0 = xs.new_zeros(L, B, H)

@@ -11,7 +11,7 @@ from torch import nn
 
 from llmxai import validate
 from llmxai.hooks import HookPoint
-from llmxai.nn.lstm import check_dtype, init_uniform
+from llmxai.nn.lstm import check_dtype, init_uniform, time_major
 
 
 def rnn_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -73,13 +73,8 @@ class RNN(nn.Module):
         self.hook_h_l0 = HookPoint()
 
     def forward(self, x, h_0=None):
-        validate.tensor(x, "x", ndim=3, floating=True)
-        validate.same_size(self.input_size, x.shape[2], "x: input size (last dimension)")
-        check_dtype(x, self.weight_ih_l0, "x")
-        xs = x.transpose(0, 1) if self.batch_first else x  # (T, B, in)
+        xs = time_major(self, x)  # (T, B, in)
         T, B = xs.shape[:2]
-        if T == 0 or B == 0:
-            raise ValueError(f"x: expected at least one time step and one sequence, got shape {tuple(x.shape)}")
         if h_0 is None:
             h = xs.new_zeros(B, self.hidden_size)
         else:

@@ -41,10 +41,5 @@ def heatmap(matrix, xlabels=None, ylabels=None, *, ax=None, title=None, xlabel=N
                 dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
                 ax.text(j, i, fmt.format(m[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if dark else "black")
-    if title:
-        ax.set_title(title)
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    if ylabel:
-        ax.set_ylabel(ylabel)
+    ax.set(**{k: v for k, v in dict(title=title, xlabel=xlabel, ylabel=ylabel).items() if v})
     return ax

@@ -42,10 +42,5 @@ def labelled_scatter(points, labels, groups=None, *, ax=None, title=None, xlabel
         ax.annotate(text, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=fontsize)
     if any(g is not None for g in seen):
         ax.legend(title=legend_title, fontsize=fontsize)
-    if title:
-        ax.set_title(title)
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    if ylabel:
-        ax.set_ylabel(ylabel)
+    ax.set(**{k: v for k, v in dict(title=title, xlabel=xlabel, ylabel=ylabel).items() if v})
     return ax
