@@ -11,6 +11,7 @@ import math
 import torch
 
 from llmxai.nn.attention import scaled_dot_product_attention
+from llmxai.device import generator
 
 
 class NotYetImplemented(AssertionError):
@@ -35,7 +36,7 @@ def _passed(name):
 
 def check_softmax(softmax):
     """Check ``softmax(x)`` over the last axis: values, stability, axis."""
-    g = torch.Generator().manual_seed(0)
+    g = generator(0)
     x = torch.randn(3, 5, generator=g, dtype=torch.float64)
     want = torch.softmax(x, dim=-1)
     got = _call(softmax, x.clone())
@@ -58,7 +59,7 @@ def check_softmax(softmax):
 
 def check_attention(attention):
     """Check ``attention(q, k, v) -> (output, weights)`` against llmxai's reference."""
-    g = torch.Generator().manual_seed(1)
+    g = generator(1)
     q = torch.randn(2, 4, 8, generator=g, dtype=torch.float64)
     k = torch.randn(2, 6, 8, generator=g, dtype=torch.float64)
     v = torch.randn(2, 6, 3, generator=g, dtype=torch.float64)

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 FORCE_CPU_ENV = "LLMXAI_DEVICE"
+SEED_OFFSET_ENV = "LLMXAI_SEED_OFFSET"  # shifts every seed; the robustness command sets it
 
 
 def get_device(prefer=None):
@@ -38,10 +39,45 @@ def _mps_available():
     return bool(backend is not None and backend.is_available())
 
 
-def seed_everything(seed=0):
-    """Seed Python, NumPy and torch (CPU and CUDA) so a run repeats exactly on CPU."""
+def seed_offset():
+    """The shift ``k`` that ``LLMXAI_SEED_OFFSET=k`` adds to every seed (0 when unset).
+
+    A claim that holds only for seed 0 is a claim about one training trajectory; running
+    the book with other offsets tests that each claim is a property of the method.
+    """
+    raw = os.environ.get(SEED_OFFSET_ENV, "").strip()
+    if not raw:
+        return 0
+    try:
+        k = int(raw)
+    except ValueError:
+        raise ValueError(f"{SEED_OFFSET_ENV}: expected a whole number >= 0, got {raw!r}") from None
+    if k < 0:
+        raise ValueError(f"{SEED_OFFSET_ENV}: expected a whole number >= 0, got {k}")
+    return k
+
+
+def shift_seed(seed):
+    """``seed`` plus :func:`seed_offset`: the seed every random draw in llmxai and the book really uses."""
     if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"expected an int seed, got {type(seed).__name__}")
+        raise TypeError(f"seed: expected an int, got {type(seed).__name__} {seed!r:.40}")
+    if seed < 0:
+        raise ValueError(f"seed: expected an int >= 0, got {seed}")
+    return seed + seed_offset()
+
+
+def generator(seed=0, device=None):
+    """A ``torch.Generator`` on ``device`` seeded with :func:`shift_seed` ``(seed)``."""
+    g = torch.Generator() if device is None else torch.Generator(device=device)
+    return g.manual_seed(shift_seed(seed))
+
+
+def seed_everything(seed=0):
+    """Seed Python, NumPy and torch (CPU and CUDA) with :func:`shift_seed` ``(seed)``; return that seed.
+
+    A run then repeats exactly on one machine; ``LLMXAI_SEED_OFFSET`` moves every seed at once.
+    """
+    seed = shift_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

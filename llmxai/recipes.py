@@ -84,6 +84,7 @@ from llmxai.data import (
 from llmxai.data.tokenize import BOS_ID, EOS_ID, PAD_ID
 from llmxai.nn import GPT, DigitsCNN, LSTMAttentionClassifier, Seq2Seq, TextCNN, TransformerClassifier
 from llmxai.train import accuracy, fit, mean_loss, register_pretrained
+from llmxai.device import generator
 
 PROGRESS_ENV = "LLMXAI_PROGRESS"  # set to 1 to see a progress bar while a recipe trains
 
@@ -343,7 +344,7 @@ def digits_data(test_fraction=None, n_validation=None, seed=None):
     c.update({k: v for k, v in (("test_fraction", test_fraction), ("n_validation", n_validation),
                                 ("seed", seed)) if v is not None})
     data = digits_dataset(c["test_fraction"], c["seed"])
-    order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(c["seed"]))
+    order = torch.randperm(len(data.train), generator=generator(c["seed"]))
     fit_idx, val_idx = order[c["n_validation"]:].sort().values, order[:c["n_validation"]].sort().values
     images, labels = data.train.tensors
     data.train = ImageSplit(images[fit_idx], labels[fit_idx])

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets, which the book does not use
 
 from llmxai import validate
-from llmxai.device import get_device, seed_everything
+from llmxai.device import generator as seeded_generator, get_device, seed_everything
 from llmxai.optim import Adam
 
 IGNORE_INDEX = -100  # target value the default loss and accuracy skip (e.g. padding)
@@ -170,7 +170,7 @@ def fit(model, train, *, loss_fn=None, optimizer=None, lr=None, epochs=None, ste
         # llmxai's own Adam follows torch.optim.Adam's trajectory exactly, and avoids the seconds that
         # importing torch.optim's compiler machinery costs on first use.
         optimizer = Adam(model.parameters(), lr=1e-3 if lr is None else lr)
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeded_generator(seed)
     if eval_every is None and (kind == "callable" or epochs is None):
         eval_every = max(1, steps // 10)
 

@@ -18,6 +18,7 @@ from llmxai import validate
 from llmxai.data.corpus import COPULA, INTRANSITIVE, NOUNS, PREPOSITIONS, TRANSITIVE, corpus_tokenizer, \
     generate_sentences
 from llmxai.data.tokenize import pad_batch
+from llmxai.device import shift_seed
 
 _SINGULAR_TO_PLURAL = {COPULA["singular"]: COPULA["plural"]}
 for _table in (INTRANSITIVE, TRANSITIVE):
@@ -82,7 +83,7 @@ def agreement_dataset(n_train=256, n_test=500, seed=0):
     sentences = list(dict.fromkeys(generate_sentences(2 * n + 100, seed)))[:n]  # distinct, in order
     if len(sentences) < n:
         raise ValueError(f"n_train + n_test: the grammar gave only {len(sentences)} distinct sentences, asked for {n}")
-    rng = random.Random(seed)
+    rng = random.Random(shift_seed(seed))
     tokenizer = corpus_tokenizer("word")
     return AgreementData(_split(sentences[:n_train], rng, tokenizer), _split(sentences[n_train:], rng, tokenizer),
                          tokenizer)

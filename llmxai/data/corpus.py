@@ -19,6 +19,7 @@ import torch
 
 from llmxai import validate
 from llmxai.data.tokenize import CharTokenizer, WordTokenizer
+from llmxai.device import shift_seed
 
 NOUNS = {  # singular -> plural
     "cat": "cats", "dog": "dogs", "bird": "birds", "child": "children", "teacher": "teachers",
@@ -60,7 +61,7 @@ def generate_sentences(n, seed=0, *, p_prepositional=0.4):
     validate.positive_int(n, "n")
     validate.seed(seed)
     p_prepositional = validate.probability(p_prepositional, "p_prepositional")
-    rng = random.Random(seed)
+    rng = random.Random(shift_seed(seed))
     return [" ".join(_sentence(rng, p_prepositional)) for _ in range(n)]
 
 

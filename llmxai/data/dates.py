@@ -20,6 +20,7 @@ import torch
 
 from llmxai import validate
 from llmxai.data.tokenize import CharTokenizer, pad_batch
+from llmxai.device import shift_seed
 
 FIRST_DATE = datetime.date(1950, 1, 1)
 LAST_DATE = datetime.date(2049, 12, 31)
@@ -124,7 +125,7 @@ def generate_dates(n, seed=0, *, styles=None):
     n_days = (LAST_DATE - FIRST_DATE).days + 1
     if n > n_days:
         raise ValueError(f"n: expected at most {n_days} (one example per distinct date), got {n}")
-    rng = random.Random(seed)
+    rng = random.Random(shift_seed(seed))
     offsets = rng.sample(range(n_days), n)
     examples = []
     for k in offsets:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from llmxai import validate
+from llmxai.device import shift_seed
 
 
 @dataclass
@@ -58,7 +59,7 @@ def digits_dataset(test_fraction=0.25, seed=0, *, dtype=torch.float32):
     y = torch.as_tensor(target, dtype=torch.long)  # (N,)
     # Stratify by hand: shuffle each class with one seeded generator and take the same
     # fraction from each, so every class is in both splits in proportion.
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(shift_seed(seed))
     test_idx = []
     for c in range(10):
         members = np.flatnonzero(target == c)

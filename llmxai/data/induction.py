@@ -11,6 +11,7 @@ head that looks ``L - 1`` places back predicts as well; :func:`repeated_segments
 import torch
 
 from llmxai import validate
+from llmxai.device import generator
 
 BOS_ID = 0
 
@@ -31,7 +32,7 @@ def repeated_tokens(batch_size, seq_len, vocab_size, *, seed=0, bos=True, distin
         raise ValueError(
             f"seq_len: expected at most vocab_size - 1 = {n_tokens} for distinct tokens, got {seq_len}"
         )
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     if distinct:
         x = torch.rand(batch_size, n_tokens, generator=g).argsort(dim=1)[:, :seq_len] + 1  # (B, L)
     else:
@@ -97,11 +98,11 @@ def repeated_segments(batch_size, seq_len, vocab_size, *, min_repeat, max_repeat
         raise ValueError(
             f"max_repeat: expected at most vocab_size - 1 = {vocab_size - 1} for distinct tokens, got {max_repeat}"
         )
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     ids = torch.randint(1, vocab_size, (batch_size, seq_len), generator=g)  # (B, T)
     ids[:, 0] = BOS_ID
     if skip_bigram > 0:
-        pi = torch.randperm(vocab_size - 1, generator=torch.Generator().manual_seed(0)) + 1  # (V - 1,)
+        pi = torch.randperm(vocab_size - 1, generator=generator(0)) + 1  # (V - 1,)
         follow = torch.rand(batch_size, seq_len, generator=g) < skip_bigram  # (B, T)
         follow[:, :3] = False
         for t in range(3, seq_len):

@@ -25,6 +25,7 @@ import torch
 
 from llmxai import validate
 from llmxai.data.tokenize import WordTokenizer, pad_batch
+from llmxai.device import shift_seed
 
 LABELS = ("negative", "positive")
 POSITIVE = ("good", "great", "excellent", "wonderful", "brilliant", "enjoyable",
@@ -161,7 +162,7 @@ def generate_sentiment(n, seed=0, *, p_negation=0.3, p_intensifier=0.3, p_contra
                 f"n: expected at most {space // 2} distinct sentences (half of the {space} "
                 f"the grammar can write at these rates), got {n}"
             )
-    rng = random.Random(seed)
+    rng = random.Random(shift_seed(seed))
     examples, seen = [], set()
     for _ in range(20 * n + 1000):
         ex = _sentence(rng, p_negation, p_intensifier, p_contrast)

@@ -19,6 +19,7 @@ import sympy as sp
 import torch
 
 from llmxai import validate
+from llmxai.device import generator
 
 
 def _normal_pdf(z, mean, std):
@@ -99,7 +100,7 @@ def elbo_monte_carlo(x, a, c, s, mu, sigma, n_samples=100_000, seed=0):
     if s <= 0 or sigma <= 0:
         raise ValueError(f"s and sigma: expected standard deviations > 0, got s={s}, sigma={sigma}")
     validate.positive_int(n_samples, "n_samples", minimum=2)
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     eps = torch.randn(n_samples, generator=g, dtype=torch.float64)
     z = mu + sigma * eps  # reparameterisation: the randomness is in eps, not in mu or sigma
 

@@ -14,6 +14,7 @@ import torch
 
 from llmxai import validate
 from llmxai.explain import _common
+from llmxai.device import generator
 
 
 def _check_like(x, inputs, name):
@@ -234,7 +235,7 @@ def _randomization(model, explain, inputs, target, layers, seed, absolute, casca
     if cascading and layers is None:
         names = names[::-1]  # from the output back towards the input
     reference = validate.tensor(explain(model, inputs, target), "explain(model, inputs, target)").detach()
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     rows, shuffled = [], copy.deepcopy(model)
     for name in names:
         if not cascading:

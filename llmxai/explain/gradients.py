@@ -12,6 +12,7 @@ import torch
 from llmxai import validate
 from llmxai.explain._inputs import Prepared, eval_mode, gradient
 from llmxai.explain.targets import select_target
+from llmxai.device import generator
 
 QUADRATURE = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre")
 
@@ -63,7 +64,7 @@ def smoothgrad(model, inputs, target, *, n_samples=25, noise_level=0.15, seed=0,
         x = p.x
         flat = x.reshape(x.shape[0], -1)
         spread = (flat.max(1).values - flat.min(1).values).reshape(-1, *[1] * (x.dim() - 1))  # (B, 1, ...)
-        g = torch.Generator(device=x.device).manual_seed(seed)
+        g = generator(seed, x.device)
         noise = torch.randn((n_samples, *x.shape), generator=g, device=x.device, dtype=x.dtype)
         noisy = lambda start, stop: x + noise[start:stop] * (noise_level * spread)  # (k, B, ...)
         return _stacked_gradients(p, noisy, n_samples, target, internal_batch_size).mean(0)

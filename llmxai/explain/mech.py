@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from llmxai import validate
 from llmxai.explain import _common
 from llmxai.hooks import hook_names, run_with_cache, run_with_patches
+from llmxai.device import generator
 
 
 def logit_difference(logits, correct, wrong, position=-1):
@@ -192,7 +193,7 @@ def linear_probe(features, labels, control_labels=None, *, test_fraction=0.25, w
     if N - n_test < 1:
         raise ValueError(f"features: expected at least 2 samples to split into train and test, got {N}")
     validate.positive_int(max_iter, "max_iter")
-    order = torch.randperm(N, generator=torch.Generator().manual_seed(seed)).to(features.device)
+    order = torch.randperm(N, generator=generator(seed)).to(features.device)
     train, test = order[n_test:], order[:n_test]
     mean, std = features[train].mean(0), features[train].std(0, unbiased=False).clamp_min(1e-8)
     X = (features - mean) / std
@@ -218,7 +219,7 @@ def control_task(tokens, labels=None, *, n_classes=None, seed=0):
     ``tokens (N,)`` gives the word type of each example; returns ``(N,)`` labels.
     """
     validate.tensor(tokens, "tokens", ndim=1, floating=False)
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     types, inverse = tokens.cpu().unique(return_inverse=True)
     if labels is not None:
         validate.tensor(labels, "labels", ndim=1, floating=False)
@@ -261,7 +262,7 @@ def _random_tokens(model, n_sequences, seq_len, vocab_size, seed):
             raise ValueError("vocab_size: expected it given, or a model with unembed to read it from")
         vocab_size = model.unembed.out_features
     validate.positive_int(vocab_size, "vocab_size", minimum=2)
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     if seq_len <= vocab_size - 1:
         return torch.stack([torch.randperm(vocab_size - 1, generator=g)[:seq_len] + 1 for _ in range(n_sequences)])
     return torch.randint(1, vocab_size, (n_sequences, seq_len), generator=g)

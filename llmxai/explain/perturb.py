@@ -16,6 +16,7 @@ import torch
 
 from llmxai import validate
 from llmxai.explain import _common
+from llmxai.device import generator
 
 MAX_EXACT_FEATURES = 10
 
@@ -135,7 +136,7 @@ def kernel_shap(model, inputs, target, *, baseline=0, feature_mask=None, n_sampl
     """
     validate.positive_int(n_samples, "n_samples")
     validate.positive_int(seed, "seed", minimum=0)
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
 
     def solve(scores, M):
         ends = scores(torch.stack([torch.zeros(M, device=inputs.device), torch.ones(M, device=inputs.device)]))
@@ -170,7 +171,7 @@ def lime(model, inputs, target, *, baseline=0, feature_mask=None, n_samples=500,
         raise ValueError(f"kernel_width: expected a positive number, got {kernel_width!r}")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha < 0:
         raise ValueError(f"alpha: expected a number >= 0, got {alpha!r}")
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
 
     def solve(scores, M):
         kept = torch.randint(1, M + 1, (n_samples,), generator=g)

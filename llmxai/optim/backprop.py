@@ -16,6 +16,7 @@ import torch
 from llmxai import validate
 from llmxai.optim.losses import mse
 from llmxai.optim.optimizer import number
+from llmxai.device import generator
 
 
 def sigmoid(z):
@@ -55,7 +56,7 @@ class TwoLayerSigmoidNet:
     def __init__(self, d_in, d_hidden, d_out, seed=0, dtype=torch.float64, device=None):
         for name, v in (("d_in", d_in), ("d_hidden", d_hidden), ("d_out", d_out)):
             validate.positive_int(v, name)
-        g = torch.Generator().manual_seed(seed)
+        g = generator(seed)
         init = lambda *shape, fan_in: (torch.randn(*shape, generator=g, dtype=dtype) / fan_in**0.5).to(device)
         self.W1 = init(d_in, d_hidden, fan_in=d_in)  # (d_in, d_hidden)
         self.b1 = init(d_hidden, fan_in=d_in)  # (d_hidden,)
