@@ -51,14 +51,12 @@ Metric keys (``pretrained(name, return_info=True)[1]["metrics"]``):
                       ``induction_scores`` / ``previous_token_scores``, one
                       ``(n_layers, n_heads)`` nested list per checkpoint (:func:`head_scores`)
 
-:data:`GOALS` states each recipe's goal; :func:`goal_met` checks metrics against it and
-:func:`measure` retrains recipes in a temporary cache and reports the numbers.
+Each recipe's goal, and the measurement that retrains it against that goal, live with the
+benchmark (:mod:`llmxai.bench.training`); ``llmxai.pretrained`` serves the trained models.
 """
 
 import contextlib
-import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -81,51 +79,40 @@ from llmxai.data import (
     sentiment_dataset,
     sentiment_tokenizer,
 )
-from llmxai.data.tokenize import BOS_ID, EOS_ID, PAD_ID
+from llmxai.data.corpus import unigram_loss
+from llmxai.data.dates import date_scores
+from llmxai.data.induction import half_losses, head_scores
+from llmxai.data.tokenize import PAD_ID
 from llmxai.nn import GPT, DigitsCNN, LSTMAttentionClassifier, Seq2Seq, TextCNN, TransformerClassifier
-from llmxai.train import accuracy, fit, mean_loss, register_pretrained
 from llmxai.device import generator
+from llmxai.evaluation import accuracy, mean_loss
+from llmxai.train import fit
 
 PROGRESS_ENV = "LLMXAI_PROGRESS"  # set to 1 to see a progress bar while a recipe trains
 
 
 @dataclass(frozen=True)
-class Goal:
-    """A recipe's goal: ``metrics[key] >= value`` (or ``<=`` when ``lower`` is true) within ``seconds``,
-    and ``metrics[k] >= v`` for each ``(k, v)`` in ``also``."""
+class Recipe:
+    """How one shared model is made: ``build(**config)`` the untrained model, ``train(model, config,
+    device) -> metrics`` trains it in place. Change ``version`` whenever the recipe changes what it trains."""
 
-    key: str
-    value: float
-    seconds: float
-    lower: bool = False
-    also: tuple = ()
-
-    def met(self, metrics):
-        v = metrics.get(self.key)
-        if v is None:
-            return False
-        ok = v <= self.value if self.lower else v >= self.value
-        ok = ok and all(metrics.get(k) is not None and metrics[k] >= floor for k, floor in self.also)
-        return bool(ok and metrics.get("seconds", math.inf) <= self.seconds)
+    name: str
+    version: str
+    build: object
+    config: dict
+    train: object
+    description: str
 
 
-GOALS = {
-    "sentiment_lstm": Goal("test_accuracy", 0.97, 30),
-    "sentiment_transformer": Goal("test_accuracy", 0.97, 30),
-    "text_cnn": Goal("test_accuracy", 0.97, 20),
-    "date_seq2seq": Goal("exact_match", 0.95, 45),
-    "tiny_gpt": Goal("val_loss_ratio", 0.7, 40, lower=True),
-    "induction": Goal("repeated_ratio", 0.3, 50, lower=True,
-                      also=(("induction_score", 0.5), ("prev_token_score", 0.5))),
-    "digits_cnn": Goal("test_accuracy", 0.95, 20),
-}
+RECIPES = {}  # name -> Recipe; llmxai.pretrained serves them
 
 
-def goal_met(name, metrics):
-    """Whether ``metrics`` (a recipe's metrics dict) meet the goal of recipe ``name``."""
-    if name not in GOALS:
-        raise ValueError(f"name: expected one of {sorted(GOALS)}, got {name!r}")
-    return GOALS[name].met(metrics)
+def _register(name, *, version, build, config, description):
+    def decorator(train):
+        RECIPES[name] = Recipe(name, version, build, config, train, description)
+        return train
+
+    return decorator
 
 
 def _progress():
@@ -206,7 +193,7 @@ def _build(cls):
     return lambda model, **_: cls(**model)
 
 
-@register_pretrained(
+@_register(
     "sentiment_lstm", version="1", build=_build(LSTMAttentionClassifier),
     config={
         "model": {"vocab_size": _SENTIMENT_VOCAB, "n_classes": 2, "d_emb": 32, "d_hidden": 32, "bidirectional": True},
@@ -219,7 +206,7 @@ def sentiment_lstm(model, config, device):
     return _train_classifier(model, config, device, sentiment_data)
 
 
-@register_pretrained(
+@_register(
     "sentiment_transformer", version="1", build=_build(TransformerClassifier),
     config={
         "model": {"vocab_size": _SENTIMENT_VOCAB, "n_classes": 2, "d_model": 32, "n_heads": 4, "n_layers": 2,
@@ -236,7 +223,6 @@ def sentiment_transformer(model, config, device):
 # --- dates --------------------------------------------------------------------------------
 
 DATE_DATA = {"n_train": 3000, "n_test": 500, "n_validation": 300, "seed": 0}
-DATE_OUTPUT_LENGTH = 11  # "YYYY-MM-DD" and <eos>
 
 
 def date_data(n_train=None, n_test=None, n_validation=None, seed=None):
@@ -261,36 +247,10 @@ def seq2seq_loss(model, batch):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1), ignore_index=PAD_ID)
 
 
-def date_predictions(model, split, batch_size=500):
-    """Greedy outputs ``(N, 11)`` (padded with 0 after ``<eos>``) for a :class:`llmxai.data.DateSplit`."""
-    device = next(model.parameters()).device
-    outs = []
-    with torch.no_grad():
-        for start in range(0, len(split), batch_size):
-            src = split.source[start:start + batch_size].to(device)
-            lengths = split.source_lengths[start:start + batch_size].to(device)
-            tokens, _ = model.greedy_decode(src, DATE_OUTPUT_LENGTH, BOS_ID, EOS_ID, lengths)
-            outs.append(F.pad(tokens, (0, DATE_OUTPUT_LENGTH - tokens.shape[1]), value=PAD_ID).cpu())
-    return torch.cat(outs)
-
-
-def date_scores(model, split):
-    """``(exact match, character accuracy)`` of greedy decoding on a :class:`llmxai.data.DateSplit`."""
-    was_training = model.training
-    model.eval()
-    try:
-        pred = date_predictions(model, split)
-    finally:
-        model.train(was_training)
-    want = split.target[:, 1:1 + DATE_OUTPUT_LENGTH]  # (N, 11): the date and <eos>
-    same = pred == want
-    return float(same.all(dim=1).float().mean()), float(same.float().mean())
-
-
 _DATE_VOCAB = date_tokenizer().vocab_size
 
 
-@register_pretrained(
+@_register(
     "date_seq2seq", version="1", build=_build(Seq2Seq),
     config={
         "model": {"src_vocab": _DATE_VOCAB, "tgt_vocab": _DATE_VOCAB, "d_emb": 16, "d_hidden": 32,
@@ -315,7 +275,7 @@ def date_seq2seq(model, config, device):
             "validation_exact_match": h.final_metric, "history": _history(h)}
 
 
-@register_pretrained(
+@_register(
     "text_cnn", version="1", build=_build(TextCNN),
     config={
         "model": {"vocab_size": _SENTIMENT_VOCAB, "n_classes": 2, "d_emb": 32, "n_filters": 32,
@@ -352,7 +312,7 @@ def digits_data(test_fraction=None, n_validation=None, seed=None):
     return data
 
 
-@register_pretrained(
+@_register(
     "digits_cnn", version="1", build=_build(DigitsCNN),
     config={
         "model": {"n_classes": 10, "c1": 16, "c2": 32},
@@ -384,13 +344,7 @@ def corpus_data(n_sentences=None, seed=None, level=None, validation_fraction=Non
                            validation_fraction=c["validation_fraction"])
 
 
-def unigram_loss(train, validation, vocab_size):
-    """Cross-entropy (nats) of ``validation`` ids under add-one-smoothed unigram frequencies of ``train``."""
-    counts = torch.bincount(train, minlength=vocab_size).double() + 1.0  # (V,)
-    return float(-(counts / counts.sum()).log()[validation].mean())
-
-
-@register_pretrained(
+@_register(
     "tiny_gpt", version="1", build=_build(GPT),
     config={
         "model": {"vocab_size": corpus_tokenizer("word").vocab_size, "d_model": 64, "n_heads": 4, "n_layers": 2,
@@ -455,36 +409,7 @@ def induction_data(data=None):
                              max_repeat=c["max_repeat"], seed=c["eval_seed"], skip_bigram=c["skip_bigram"])
 
 
-def second_copy(ids, starts, lengths):
-    """Bool mask shaped like ``ids``, true on the second copy of each row's segment (the induction queries)."""
-    pos = torch.arange(ids.shape[1], device=ids.device)[None]  # (1, T)
-    s, L = starts.to(ids.device)[:, None], lengths.to(ids.device)[:, None]
-    return (pos >= s + L) & (pos < s + 2 * L)
-
-
-def half_losses(model, ids, starts, lengths):
-    """Mean next-token loss on the first copy and on the repeated copy of each row's segment."""
-    first, repeated = segment_masks(starts, lengths, ids.shape[1])
-    x, y = next_token_batch(ids)
-    logits = model(x)  # (B, T - 1, V)
-    loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (B, T - 1)
-    return float(loss[first.to(loss.device)].mean()), float(loss[repeated.to(loss.device)].mean())
-
-
-def head_scores(model, ids, starts, lengths):
-    """``(induction, previous-token)`` scores ``(n_layers, n_heads)`` on held-out rows.
-
-    Induction: attention from each token of the second copy to the token after its
-    earlier copy; previous token: attention from each position to the one before
-    (:mod:`llmxai.explain.mech`).
-    """
-    from llmxai.explain.mech import induction_head_scores, previous_token_head_scores
-
-    ind = induction_head_scores(model, ids=ids, queries=second_copy(ids, starts, lengths))
-    return ind, previous_token_head_scores(model, ids)
-
-
-@register_pretrained(
+@_register(
     "induction", version="2", build=_build(GPT),
     config={
         "model": {"vocab_size": INDUCTION_DATA["vocab_size"], "d_model": 64, "n_heads": 4, "n_layers": 2,
@@ -530,36 +455,3 @@ def induction(model, config, device):
     last = {k: curves[k][-1] for k in ("loss_first", "loss_repeated", "repeated_ratio", "induction_score",
                                        "prev_token_score")}
     return {**_fit_metrics(h, started), **last, "history": history}
-
-
-# --- measuring ----------------------------------------------------------------------------
-
-def measure(names=None, *, device=None):
-    """Retrain recipes from scratch in a temporary cache; return one row per recipe.
-
-    Each row: ``name``, ``metric`` (the goal's key), ``value``, ``goal`` (the threshold),
-    ``seconds`` (wall time of the whole ``pretrained`` call), ``max_seconds``, ``met``
-    and ``metrics``. The user's cache is left untouched.
-    """
-    from llmxai.train import CACHE_ENV, known_pretrained, pretrained
-
-    names = [n for n in known_pretrained() if n in GOALS] if names is None else list(names)
-    rows = []
-    before = os.environ.get(CACHE_ENV)
-    with tempfile.TemporaryDirectory(prefix="llmxai-measure-") as tmp:
-        os.environ[CACHE_ENV] = tmp
-        try:
-            for name in names:
-                started = time.perf_counter()
-                _, info = pretrained(name, retrain=True, device=device, return_info=True)
-                wall = time.perf_counter() - started
-                m, goal = info["metrics"], GOALS[name]
-                rows.append({"name": name, "metric": goal.key, "value": m[goal.key], "goal": goal.value,
-                             "seconds": wall, "max_seconds": goal.seconds,
-                             "met": goal.met({**m, "seconds": wall}), "metrics": m})
-        finally:
-            if before is None:
-                os.environ.pop(CACHE_ENV, None)
-            else:
-                os.environ[CACHE_ENV] = before
-    return rows

@@ -169,3 +169,9 @@ def next_token_windows(stream, block_size, *, stride=None):
         raise ValueError(f"stream: expected at least block_size + 1 = {block_size + 1} tokens, got {stream.numel()}")
     windows = stream.unfold(0, block_size + 1, stride)  # (N, block_size + 1)
     return windows[:, :-1].contiguous(), windows[:, 1:].contiguous()
+
+
+def unigram_loss(train, validation, vocab_size):
+    """Cross-entropy (nats) of ``validation`` ids under add-one-smoothed unigram frequencies of ``train``."""
+    counts = torch.bincount(train, minlength=vocab_size).double() + 1.0  # (V,)
+    return float(-(counts / counts.sum()).log()[validation].mean())

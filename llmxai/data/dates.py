@@ -17,9 +17,10 @@ import re
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from llmxai import validate
-from llmxai.data.tokenize import CharTokenizer, pad_batch
+from llmxai.data.tokenize import BOS_ID, EOS_ID, PAD_ID, CharTokenizer, pad_batch
 from llmxai.device import shift_seed
 
 FIRST_DATE = datetime.date(1950, 1, 1)
@@ -178,3 +179,34 @@ def date_dataset(n_train=4000, n_test=500, seed=0, *, styles=None):
     examples = generate_dates(n_train + n_test, seed, styles=styles)
     tokenizer = date_tokenizer()
     return DateData(encode_dates(examples[:n_train], tokenizer), encode_dates(examples[n_train:], tokenizer), tokenizer)
+
+
+# --- the task metric: greedy outputs against the ISO dates ---------------------------------
+
+DATE_OUTPUT_LENGTH = 11  # "YYYY-MM-DD" and <eos>
+
+
+def date_predictions(model, split, batch_size=500):
+    """Greedy outputs ``(N, 11)`` (padded with 0 after ``<eos>``) for a :class:`llmxai.data.DateSplit`."""
+    device = next(model.parameters()).device
+    outs = []
+    with torch.no_grad():
+        for start in range(0, len(split), batch_size):
+            src = split.source[start:start + batch_size].to(device)
+            lengths = split.source_lengths[start:start + batch_size].to(device)
+            tokens, _ = model.greedy_decode(src, DATE_OUTPUT_LENGTH, BOS_ID, EOS_ID, lengths)
+            outs.append(F.pad(tokens, (0, DATE_OUTPUT_LENGTH - tokens.shape[1]), value=PAD_ID).cpu())
+    return torch.cat(outs)
+
+
+def date_scores(model, split):
+    """``(exact match, character accuracy)`` of greedy decoding on a :class:`llmxai.data.DateSplit`."""
+    was_training = model.training
+    model.eval()
+    try:
+        pred = date_predictions(model, split)
+    finally:
+        model.train(was_training)
+    want = split.target[:, 1:1 + DATE_OUTPUT_LENGTH]  # (N, 11): the date and <eos>
+    same = pred == want
+    return float(same.all(dim=1).float().mean()), float(same.float().mean())

@@ -9,6 +9,7 @@ head that looks ``L - 1`` places back predicts as well; :func:`repeated_segments
 """
 
 import torch
+import torch.nn.functional as F
 
 from llmxai import validate
 from llmxai.device import generator
@@ -138,3 +139,34 @@ def segment_masks(starts, lengths, seq_len):
     first = (target >= s + 1) & (target <= s + L - 1)
     repeated = (target >= s + L + 1) & (target <= s + 2 * L - 1)
     return first, repeated
+
+
+# --- task metrics: losses on the two copies, and the heads that copy ------------------------
+
+def second_copy(ids, starts, lengths):
+    """Bool mask shaped like ``ids``, true on the second copy of each row's segment (the induction queries)."""
+    pos = torch.arange(ids.shape[1], device=ids.device)[None]  # (1, T)
+    s, L = starts.to(ids.device)[:, None], lengths.to(ids.device)[:, None]
+    return (pos >= s + L) & (pos < s + 2 * L)
+
+
+def half_losses(model, ids, starts, lengths):
+    """Mean next-token loss on the first copy and on the repeated copy of each row's segment."""
+    first, repeated = segment_masks(starts, lengths, ids.shape[1])
+    x, y = next_token_batch(ids)
+    logits = model(x)  # (B, T - 1, V)
+    loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (B, T - 1)
+    return float(loss[first.to(loss.device)].mean()), float(loss[repeated.to(loss.device)].mean())
+
+
+def head_scores(model, ids, starts, lengths):
+    """``(induction, previous-token)`` scores ``(n_layers, n_heads)`` on held-out rows.
+
+    Induction: attention from each token of the second copy to the token after its
+    earlier copy; previous token: attention from each position to the one before
+    (:mod:`llmxai.explain.mech`).
+    """
+    from llmxai.explain.mech import induction_head_scores, previous_token_head_scores
+
+    ind = induction_head_scores(model, ids=ids, queries=second_copy(ids, starts, lengths))
+    return ind, previous_token_head_scores(model, ids)
