@@ -1,4 +1,4 @@
-"""The ``llmxai`` command: ``llmxai info`` and ``llmxai lessons export``."""
+"""The ``llmxai`` command: ``llmxai info``, ``llmxai lessons export`` and ``llmxai train``."""
 
 import argparse
 import json
@@ -45,6 +45,42 @@ def _export(args):
         print(f"wrote {out / path.name}")
 
 
+def _train(args):
+    import os
+    import time
+
+    from tqdm import tqdm
+
+    from llmxai.pretrained import known_pretrained, pretrained, ship
+
+    known = known_pretrained()
+    if args.all == bool(args.names):
+        sys.exit(f"llmxai train: expected model names or --all, got {'both' if args.all else 'neither'}; "
+                 f"known models: {', '.join(known)}")
+    names = known if args.all else args.names
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        sys.exit(f"llmxai train: unknown model(s) {', '.join(unknown)}; known models: {', '.join(known)}")
+    before = os.environ.get("LLMXAI_PROGRESS")
+    os.environ["LLMXAI_PROGRESS"] = "1"  # each recipe's own training bar
+    try:
+        bar = tqdm(names, desc="models", unit="model")
+        for name in bar:
+            bar.set_postfix_str(name)
+            if args.ship:
+                r = ship(name)
+                tqdm.write(f"{name}: shipped {r['bytes'] / 1e3:.0f} kB to {r['path']} in {r['seconds']:.1f} s")
+            else:
+                started = time.perf_counter()
+                _, info = pretrained(name, retrain=True, device="cpu", return_info=True)
+                tqdm.write(f"{name}: trained in {time.perf_counter() - started:.1f} s, saved to {info['path']}")
+    finally:
+        if before is None:
+            os.environ.pop("LLMXAI_PROGRESS", None)
+        else:
+            os.environ["LLMXAI_PROGRESS"] = before
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="llmxai", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +91,12 @@ def main(argv=None):
     export.add_argument("--src", default="lessons", help="folder of lesson notebooks (default: lessons)")
     export.add_argument("--out", required=True, help="folder for the student copies")
     export.set_defaults(run=_export)
+    train = sub.add_parser("train", help="train shared models from scratch into your cache")
+    train.add_argument("names", nargs="*", help="models to train (see --all)")
+    train.add_argument("--all", action="store_true", help="train every shared model")
+    train.add_argument("--ship", action="store_true",
+                       help="for maintainers: write the weights into the package (llmxai/weights) instead")
+    train.set_defaults(run=_train)
     args = parser.parse_args(argv)
     args.run(args)
 

@@ -1,9 +1,11 @@
-"""Build the book with every chapter executed, then read it in a real, offline browser.
+"""Execute every chapter once, build the book from those outputs, then read it in a real, offline browser.
 
-One build per test session (module fixture). The build uses a temporary copy of
-``_config.yml`` with ``execute_notebooks: force``, so local ``make book`` keeps its cache.
-The browser is Debian's Chromium driven by Playwright; every request to another host is
-blocked and recorded, so a page that needs the network fails here.
+Each chapter in ``_toc.yml`` is executed once per test session, two at a time, by
+:func:`llmxai.robustness.execute` with a fresh model cache; ``test_chapter_executes`` reports
+each chapter on its own, naming the assertion that failed. The book is then built with
+``-W`` from a copy of the sources holding the executed notebooks (execution off), so no
+chapter runs twice. The browser is Debian's Chromium driven by Playwright; every request to
+another host is blocked and recorded, so a page that needs the network fails here.
 """
 
 import functools
@@ -21,6 +23,8 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 import yaml
 
+from llmxai.robustness import execute
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -29,33 +33,65 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+def _toc_notebooks():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc.get("parts", []) for c in part.get("chapters", [])]
+    return [f for f in files if (ROOT / f"{f}.ipynb").exists()]
+
+
+CHAPTERS = _toc_notebooks()
+
+
 def _jupyter_book():
     exe = pathlib.Path(sys.executable).parent / "jupyter-book"
     return str(exe) if exe.exists() else shutil.which("jupyter-book")
 
 
 @pytest.fixture(scope="module")
-def built_book(tmp_path_factory):
-    """Build into _build/html with forced execution and -W; return (seconds, log)."""
+def executed(tmp_path_factory):
+    """Every chapter executed once (native kernels, fresh cache): {chapter: result}, and the folder of outputs."""
+    out = tmp_path_factory.mktemp("executed")
+    start = time.perf_counter()
+    results = execute([ROOT / f"{c}.ipynb" for c in CHAPTERS], "native", jobs=2, save_to=out,
+                      cache=tmp_path_factory.mktemp("model-cache"))
+    print(f"executed {len(CHAPTERS)} chapters in {time.perf_counter() - start:.1f} s: " +
+          ", ".join(f"{pathlib.Path(r['notebook']).stem} {r['seconds']:.1f} s" for r in results))
+    return dict(zip(CHAPTERS, results)), out
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_executes(executed, chapter):
+    r = executed[0][chapter]
+    assert r["ok"], f"{chapter}: {r['error']}\n    at: {r['line']}"
+
+
+@pytest.fixture(scope="module")
+def built_book(executed, tmp_path_factory):
+    """Build into _build/html with -W from the executed chapters; return (seconds, log)."""
+    results, outputs = executed
+    failed = [c for c, r in results.items() if not r["ok"]]
+    if failed:
+        pytest.fail(f"not building the book: chapters failed to execute: {failed}")
+    site = tmp_path_factory.mktemp("site")
+    shutil.copytree(ROOT / "book", site / "book")
+    shutil.copy(ROOT / "_toc.yml", site / "_toc.yml")
+    for c in CHAPTERS:
+        shutil.copy(outputs / f"{pathlib.Path(c).name}.ipynb", site / f"{c}.ipynb")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    config.setdefault("execute", {})["execute_notebooks"] = "force"
-    # Paths in local_extensions are relative to the config file; the copy lives elsewhere.
-    local = config.get("sphinx", {}).get("local_extensions") or {}
-    for name, path in local.items():
-        local[name] = str((ROOT / path).resolve())
-    forced = tmp_path_factory.mktemp("book-config") / "_config.yml"
-    forced.write_text(yaml.safe_dump(config, sort_keys=False))
+    config.setdefault("execute", {})["execute_notebooks"] = "off"
+    (site / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     start = time.perf_counter()
     proc = subprocess.run(
-        [_jupyter_book(), "build", str(ROOT), "--config", str(forced), "-W", "-n", "--keep-going"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        [_jupyter_book(), "build", str(site), "--path-output", str(ROOT), "-W", "-n", "--keep-going"],
+        cwd=site, env=env, capture_output=True, text=True, timeout=900,
     )
     seconds = time.perf_counter() - start
     log = proc.stdout + proc.stderr
+    (ROOT / "_build").mkdir(exist_ok=True)
     (ROOT / "_build" / "book-build.log").write_text(log)
-    print(f"book build with forced execution: {seconds:.1f} s")
+    print(f"book build from executed chapters: {seconds:.1f} s")
     assert proc.returncode == 0, f"jupyter-book build failed (exit {proc.returncode}):\n{log[-6000:]}"
     return seconds, log
 
