@@ -222,7 +222,12 @@ def _check_metrics(metrics, name):
 
 def _build(r):
     seed_everything(0)
-    model = r.build(**r.config)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)  # the recipes train in float32, whatever a chapter set as default
+    try:
+        model = r.build(**r.config)
+    finally:
+        torch.set_default_dtype(before)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"recipe {r.name!r}: build must return a torch.nn.Module, got {type(model).__name__}")
     return model.cpu()
