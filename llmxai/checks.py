@@ -3,10 +3,15 @@
 Each ``check_*`` runs the learner's function on a few cases against llmxai's reference.
 On success it prints a short confirmation and returns True; on failure it raises
 ``AssertionError`` whose message is a hint about the likely mistake (so an autograder
-records the failure and the learner reads what to look at).
+records the failure and the learner reads what to look at). A learner's function that
+raises, or warns, is answered the same way: the grader itself never lets a traceback
+through, never writes to stderr and never warns.
 """
 
+import contextlib
+import io
 import math
+import warnings
 
 import torch
 
@@ -19,14 +24,31 @@ class NotYetImplemented(AssertionError):
 
 
 def _call(fn, *args):
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise NotYetImplemented("not implemented yet: replace `raise NotImplementedError` with your code") from None
+    if not callable(fn):
+        raise TypeError(f"expected your function, got {type(fn).__name__} {fn!r:.40}")
+    # What the learner's code prints to stderr or warns is not the grader's output.
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        try:
+            return fn(*args)
+        except NotImplementedError:
+            raise NotYetImplemented("not implemented yet: replace `raise NotImplementedError` with your code") from None
+        except Exception as e:  # the learner's bug, reported as a hint rather than a traceback
+            where = ", ".join(f"{tuple(a.shape)}" if isinstance(a, torch.Tensor) else type(a).__name__ for a in args)
+            raise AssertionError(f"your function raised {type(e).__name__} when called with inputs of shape {where}: "
+                                 f"{str(e)[:300]}. Check the shapes of each step (print x.shape)") from None
 
 
 def _close(a, b, tol=1e-6):
-    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a.double(), b.double(), atol=tol, rtol=tol)
+    if not isinstance(a, torch.Tensor) or a.shape != b.shape or a.is_complex():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bool(torch.allclose(a.detach().double(), b.double(), atol=tol, rtol=tol, equal_nan=False))
+
+
+def _what(value):
+    return f"a tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
 
 
 def _passed(name):
@@ -41,8 +63,7 @@ def check_softmax(softmax):
     want = torch.softmax(x, dim=-1)
     got = _call(softmax, x.clone())
     if not isinstance(got, torch.Tensor) or got.shape != x.shape:
-        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-        raise AssertionError(f"expected a tensor of shape {tuple(x.shape)}, got {shape}")
+        raise AssertionError(f"expected a tensor of shape {tuple(x.shape)}, got {_what(got)}")
     if _close(got, torch.softmax(x, dim=0)) and not _close(got, want):
         raise AssertionError("your rows do not sum to 1 but your columns do: softmax runs over the LAST axis (dim=-1)")
     if not _close(got, want):
@@ -50,7 +71,10 @@ def check_softmax(softmax):
     # Large scores, and rows far apart: a single global shift cannot rescue every row.
     big = x * 1000 + torch.tensor([0.0, 1e4, -1e4], dtype=x.dtype)[:, None]
     got_big = _call(softmax, big.clone())
-    if not bool(torch.isfinite(got_big).all()):
+    if not isinstance(got_big, torch.Tensor) or got_big.shape != big.shape or got_big.is_complex():
+        raise AssertionError(f"for large inputs, expected a real tensor of shape {tuple(big.shape)}, "
+                             f"got {_what(got_big)}")
+    if not bool(torch.isfinite(got_big.detach()).all()):
         raise AssertionError("NaN or inf for large inputs: subtract each row's maximum before exp (it does not change the result)")
     if not _close(got_big, torch.softmax(big, dim=-1)):
         raise AssertionError("wrong values for large inputs: subtract the row maximum, not a global constant")

@@ -11,19 +11,44 @@ SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[
 
 def strip_solutions(source):
     """Replace each solution block with ``raise NotImplementedError`` at the block's indentation."""
+    if not isinstance(source, str):
+        raise TypeError(f"source: expected a cell's source text (str), got {type(source).__name__}")
     return SOLUTION.sub(lambda m: f'{m.group(1)}raise NotImplementedError("your code here")\n', source)
 
 
-def export_lesson(src, dst):
-    """Write a student copy of notebook ``src`` to ``dst``: solutions removed, outputs cleared."""
-    nb = json.loads(pathlib.Path(src).read_text())
-    for cell in nb["cells"]:
-        text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+def student_copy(src):
+    """The JSON text of the student copy of notebook ``src``: solutions removed, outputs cleared.
+
+    Raises ``ValueError`` naming ``src`` when it is not a readable notebook with cells.
+    """
+    src = pathlib.Path(src)
+    try:
+        nb = json.loads(src.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{src}: expected a readable notebook (JSON), got {type(e).__name__}: {e}") from None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list) or not cells:
+        got = "none" if isinstance(cells, list) else "no cell list"
+        raise ValueError(f"{src}: expected a notebook with cells, got {got}")
+    for i, cell in enumerate(cells):
+        source = cell.get("source") if isinstance(cell, dict) else None
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
+        if not isinstance(source, str) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            raise ValueError(f"{src}: cell {i}: expected a code, markdown or raw cell with a source, got {cell!r:.80}")
         if cell["cell_type"] == "code":
-            text = strip_solutions(text)
+            source = strip_solutions(source)
             cell["outputs"], cell["execution_count"] = [], None
-        cell["source"] = text
-    pathlib.Path(dst).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        cell["source"] = source
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def export_lesson(src, dst):
+    """Write a student copy of notebook ``src`` to ``dst`` (never onto ``src`` itself)."""
+    if pathlib.Path(dst).resolve() == pathlib.Path(src).resolve():
+        raise ValueError(f"{dst}: expected a destination other than the source notebook; writing there would "
+                         "delete its solutions")
+    pathlib.Path(dst).write_text(student_copy(src), encoding="utf-8")
 
 
 def _info(_args):
@@ -35,14 +60,43 @@ def _info(_args):
 
 
 def _export(args):
+    """Check everything first, then write: a refused export leaves every file as it was."""
     src, out = pathlib.Path(args.src), pathlib.Path(args.out)
+    if not src.is_dir():
+        sys.exit(f"llmxai lessons export: --src {src}: expected a folder of lesson notebooks, got "
+                 f"{'a file' if src.exists() else 'nothing there'}")
     lessons = sorted(src.glob("*.ipynb"))
     if not lessons:
-        sys.exit(f"no lesson notebooks (*.ipynb) found in {src}")
-    out.mkdir(parents=True, exist_ok=True)
-    for path in lessons:
-        export_lesson(path, out / path.name)
-        print(f"wrote {out / path.name}")
+        sys.exit(f"llmxai lessons export: no lesson notebooks (*.ipynb) found in {src}")
+    if out.exists() and not out.is_dir():
+        sys.exit(f"llmxai lessons export: --out {out}: expected a folder, got a file")
+    if out.resolve() == src.resolve():
+        sys.exit(f"llmxai lessons export: --out {out} is the --src folder; the student copies would overwrite "
+                 "the notebooks with their solutions. Choose another folder")
+    try:
+        copies = {out / path.name: student_copy(path) for path in lessons}
+    except ValueError as e:
+        sys.exit(f"llmxai lessons export: {e}")
+    taken = [str(p) for p, text in copies.items() if p.exists() and not _holds(p, text)]
+    if taken and not args.force:
+        sys.exit(f"llmxai lessons export: {taken[0]} exists and differs from the student copy"
+                 f"{f' (and {len(taken) - 1} more)' if len(taken) > 1 else ''}; "
+                 "refusing to overwrite it (pass --force to overwrite)")
+    for path, text in copies.items():
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as e:
+            sys.exit(f"llmxai lessons export: {path}: could not write the student copy ({e.strerror or e})")
+        print(f"wrote {path}")
+
+
+def _holds(path, text):
+    """Whether ``path`` already holds exactly ``text`` (rewriting it then loses nothing)."""
+    try:
+        return path.is_file() and path.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _train(args):
@@ -90,6 +144,7 @@ def main(argv=None):
     export = lsub.add_parser("export", help="write student copies with the solutions removed")
     export.add_argument("--src", default="lessons", help="folder of lesson notebooks (default: lessons)")
     export.add_argument("--out", required=True, help="folder for the student copies")
+    export.add_argument("--force", action="store_true", help="overwrite student copies already in --out")
     export.set_defaults(run=_export)
     train = sub.add_parser("train", help="train shared models from scratch into your cache")
     train.add_argument("names", nargs="*", help="models to train (see --all)")

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from llmxai import validate
+
 
 class HookPoint(nn.Module):
     """Identity module that marks a named intermediate activation."""
@@ -23,10 +25,22 @@ class HookPoint(nn.Module):
 
 def hook_names(model):
     """Names of every :class:`HookPoint` in ``model``, in forward order of definition."""
+    validate.module(model)
     return [name for name, m in model.named_modules() if isinstance(m, HookPoint)]
 
 
+def _names(names, what="names"):
+    """A list of hook-point names from one name or an iterable of names."""
+    if isinstance(names, str):
+        return [names]
+    listed = list(names) if hasattr(names, "__iter__") else None
+    if listed is None or not all(isinstance(n, str) for n in listed):
+        raise TypeError(f"{what}: expected a hook-point name or a list of names, got {names!r:.80}")
+    return listed
+
+
 def _resolve(model, names):
+    validate.module(model)
     points = dict((n, m) for n, m in model.named_modules() if isinstance(m, HookPoint))
     missing = [n for n in names if n not in points]
     if missing:
@@ -41,7 +55,12 @@ def hooks(model, fns):
     A function that returns a tensor replaces the activation; one that returns None
     only observes it. Hooks are removed on exit, whatever happens inside.
     """
-    points = _resolve(model, list(fns))
+    if not isinstance(fns, dict):
+        raise TypeError(f"fns: expected a dict {{hook name: function}}, got {type(fns).__name__}")
+    points = _resolve(model, _names(list(fns), "fns"))
+    not_callable = [n for n, fn in fns.items() if not callable(fn)]
+    if not_callable:
+        raise TypeError(f"fns: expected a function for every hook point, got none for {not_callable}")
     handles = []
     try:
         for name, fn in fns.items():
@@ -54,7 +73,11 @@ def hooks(model, fns):
 
 def _wrap(fn):
     def hook(module, inputs, output):
-        return fn(output)
+        new = fn(output)
+        if new is not None and not isinstance(new, torch.Tensor):
+            raise TypeError(f"hook function {getattr(fn, '__name__', fn)!r}: expected it to return a tensor "
+                            f"(the replacement) or None, got {type(new).__name__}")
+        return new
 
     return hook
 
@@ -66,7 +89,11 @@ def run_with_cache(model, *args, names=None, detach=True, **kwargs):
     activation that passed through it. With ``detach=False`` the cached tensors stay
     in the autograd graph, so gradients with respect to them can be taken.
     """
-    wanted = hook_names(model) if names is None else list(names)
+    wanted = hook_names(model) if names is None else _names(names)
+    if not isinstance(detach, bool):
+        raise TypeError(f"detach: expected a bool, got {type(detach).__name__}")
+    _resolve(model, wanted)
+    validate.call(model.forward, args, kwargs, "run_with_cache")
     cache = {}
 
     def recorder(name):
@@ -86,11 +113,20 @@ def run_with_patches(model, *args, patches, **kwargs):
     A tensor must have the activation's shape; a function receives the activation and
     returns the replacement.
     """
+    if not isinstance(patches, dict):
+        raise TypeError(f"patches: expected a dict {{hook name: tensor or function}}, got {type(patches).__name__}")
+    _resolve(model, _names(list(patches), "patches"))
+    validate.call(model.forward, args, kwargs, "run_with_patches")
 
     def patcher(name, value):
         def patch(a):
             if callable(value):
-                return value(a)
+                value_a = value(a)
+                if value_a is not None and (not isinstance(value_a, torch.Tensor) or value_a.shape != a.shape):
+                    got = tuple(value_a.shape) if isinstance(value_a, torch.Tensor) else type(value_a).__name__
+                    raise ValueError(f"patch for {name!r}: expected the function to return a tensor of shape "
+                                     f"{tuple(a.shape)}, got {got}")
+                return value_a
             if not isinstance(value, torch.Tensor) or value.shape != a.shape:
                 got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
                 raise ValueError(f"patch for {name!r}: expected shape {tuple(a.shape)}, got {got}")

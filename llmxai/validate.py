@@ -2,10 +2,17 @@
 
 Each check raises ``TypeError`` (wrong kind of thing) or ``ValueError`` (right kind,
 wrong content) with a message naming what was expected and what came, so that bad
-input never fails later with an opaque broadcasting or indexing error.
+input never fails later with an opaque broadcasting or indexing error. The checks that
+models share (dtypes, lengths, padding, embeddings) live here too, so that model files
+hold models.
 """
 
+import inspect
+import math
+import numbers
+
 import torch
+from numpy import bool_ as np_bool
 
 
 def _describe(x):
@@ -46,10 +53,11 @@ def _all_finite(x):
     return bool(torch.isfinite(lo) & torch.isfinite(hi))
 
 
-def token_ids(ids, name, vocab_size):
-    """Check a ``(B, T)`` integer tensor of ids in ``[0, vocab_size)`` with ``T >= 1``."""
-    tensor(ids, name, ndim=2, floating=False)
-    if ids.shape[1] == 0:
+def token_ids(ids, name, vocab_size, ndim=2):
+    """Check a ``(B, T)`` (or, with ``ndim=(1, 2)``, also ``(T,)``) integer tensor of ids in
+    ``[0, vocab_size)`` with ``T >= 1``."""
+    tensor(ids, name, ndim=ndim, floating=False)
+    if ids.shape[-1] == 0:
         raise ValueError(f"{name}: expected at least one token per sequence, got {_describe(ids)}")
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
         raise ValueError(
@@ -96,3 +104,135 @@ def probability(value, name):
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name}: expected a probability in [0, 1], got {value}")
     return float(value)
+
+
+def number(value, name, *, minimum=None, maximum=None, above=None):
+    """Check ``value`` is a finite real number (a Python or NumPy number, or a 0-d tensor; bool refused)
+    with ``minimum <= value <= maximum`` and ``value > above``; return it as a float.
+
+    NaN and infinity are refused: an ``epsilon=inf`` or a NaN noise level would otherwise run
+    and return zeros or NaN without a word.
+    """
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and value.dtype != torch.bool and not value.is_complex():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {_describe(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum) or (
+            above is not None and value <= above):
+        bounds = [f">= {minimum}" if minimum is not None else None, f"> {above}" if above is not None else None,
+                  f"<= {maximum}" if maximum is not None else None]
+        raise ValueError(f"{name}: expected a number {' and '.join(b for b in bounds if b)}, got {value}")
+    return value
+
+
+def module(m, name="model"):
+    """Check ``m`` is a ``torch.nn.Module``; return it."""
+    if not isinstance(m, torch.nn.Module):
+        raise TypeError(f"{name}: expected a torch.nn.Module, got {_describe(m)}")
+    return m
+
+
+def forward_kwargs(fn, kwargs, where, options=()):
+    """Check that every keyword in ``kwargs`` is a parameter of ``fn`` (a model's forward) after its input.
+
+    Explanation methods pass keywords that are not their own ``options`` to the model; a
+    mistyped option (``step=10`` for ``steps``) must fail here, naming both lists, instead of
+    reaching the model or being ignored.
+    """
+    if not kwargs:
+        return
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return  # a builtin without a signature: let it judge its own arguments
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return
+    takes = [p.name for p in params[1:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [k for k in kwargs if k not in takes]
+    if unknown:
+        owner = getattr(fn, "__self__", None)
+        fname = f"{type(owner).__name__}.{fn.__name__}" if owner is not None else getattr(fn, "__name__", "forward")
+        mine = f"its options are {sorted(options)}; " if options else ""
+        raise TypeError(f"{where}: unknown option(s) {unknown}; {mine}other keywords go to {fname}, "
+                        f"which takes {takes}")
+
+
+def same_dtype(x, reference, name):
+    """Check ``x`` has the dtype of ``reference`` (a module's parameter): no silent mixing of float32 and float64."""
+    if x.dtype != reference.dtype:
+        raise TypeError(f"{name}: expected dtype {reference.dtype} (the module's parameters), got {x.dtype}")
+    return x
+
+
+def features(x, d, dtype, name="x"):
+    """Check a non-empty floating tensor ``(..., d)`` of the parameters' ``dtype``."""
+    tensor(x, name, min_ndim=1, floating=True)
+    if x.shape[-1] != d:
+        raise ValueError(f"{name}: expected a last dimension of size {d}, got shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name}: expected a non-empty tensor, got shape {tuple(x.shape)}")
+    if x.dtype != dtype:
+        raise TypeError(f"{name}: expected dtype {dtype} (the parameters' dtype), got {x.dtype}")
+    return x
+
+
+def lengths(value, B, T, name="lengths"):
+    """Check sequence lengths ``(B,)``: integers in ``[1, T]`` (no empty sequence); return them."""
+    tensor(value, name, ndim=1, floating=False)
+    same_size(B, value.shape[0], f"{name}: batch size")
+    if value.numel() and (int(value.min()) < 1 or int(value.max()) > T):
+        raise ValueError(f"{name}: expected values in [1, {T}] (no empty sequences: at least one real token each), "
+                         f"got {value.tolist()}")
+    return value
+
+
+def padded_lengths(ids, pad_id=0, name="ids"):
+    """The number of real tokens per row of ``ids (B, T)``, checking that padding comes only after them."""
+    real = ids != pad_id  # (B, T)
+    n = real.sum(dim=1)  # (B,)
+    bad = (real != (torch.arange(ids.shape[1], device=ids.device) < n[:, None])).any(1) | (n == 0)
+    if bool(bad.any()):
+        rows = bad.nonzero()[:, 0].tolist()
+        raise ValueError(f"{name}: expected at least one real token in each row and padding id {pad_id} only "
+                         f"after the real tokens, got rows {rows[:10]} that break this (first: "
+                         f"{ids[rows[0]].tolist()[:20]})")
+    return n
+
+
+def embedded(E, d_model, reference=None, row_lengths=None, name="E"):
+    """Check token embeddings ``E (B, T, d_model)`` with ``B, T >= 1``, of ``reference``'s dtype, and
+    optional ``row_lengths (B,)`` in ``[1, T]``."""
+    tensor(E, name, ndim=3, floating=True)
+    same_size(d_model, E.shape[2], f"{name}: embedding size (last dimension)")
+    if E.shape[0] == 0 or E.shape[1] == 0:
+        raise ValueError(f"{name}: expected at least one sequence and one token, got shape {tuple(E.shape)}")
+    if reference is not None:
+        same_dtype(E, reference, name)
+    if row_lengths is not None:
+        lengths(row_lengths, E.shape[0], E.shape[1])
+    return E
+
+
+def call(fn, args, kwargs, where):
+    """Check that ``fn(*args, **kwargs)`` matches ``fn``'s signature (a model's forward) before running it."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError as e:
+        owner = getattr(fn, "__self__", None)
+        fname = f"{type(owner).__name__}.{fn.__name__}" if owner is not None else getattr(fn, "__name__", "forward")
+        raise TypeError(f"{where}: expected arguments that fit {fname}{sig}, got {len(args)} positional and "
+                        f"keywords {sorted(kwargs)} ({e})") from None
+
+
+def flag(value, name):
+    """Check ``value`` is a bool (a switch such as ``batch_first``); return it."""
+    if not isinstance(value, (bool, np_bool)):
+        raise TypeError(f"{name}: expected True or False, got {_describe(value)} {value!r:.40}")
+    return bool(value)

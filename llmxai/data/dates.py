@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from llmxai import validate
-from llmxai.data.tokenize import BOS_ID, EOS_ID, PAD_ID, CharTokenizer, pad_batch
+from llmxai.data.tokenize import BOS_ID, EOS_ID, PAD_ID, CharTokenizer, Tokenizer, pad_batch
 from llmxai.device import shift_seed
 
 FIRST_DATE = datetime.date(1950, 1, 1)
@@ -166,7 +166,12 @@ def encode_dates(examples, tokenizer=None):
     """Pad a list of :class:`DateExample` into a :class:`DateSplit`."""
     if not isinstance(examples, (list, tuple)) or not examples:
         raise ValueError("examples: expected a non-empty list of DateExample")
+    for i, ex in enumerate(examples):
+        if not isinstance(ex, DateExample):
+            raise TypeError(f"examples[{i}]: expected a DateExample, got {type(ex).__name__}")
     tokenizer = tokenizer or date_tokenizer()
+    if not isinstance(tokenizer, Tokenizer):
+        raise TypeError(f"tokenizer: expected a llmxai.data Tokenizer, got {type(tokenizer).__name__}")
     source, source_lengths = pad_batch([tokenizer.encode(ex.source) for ex in examples])
     target, _ = pad_batch([tokenizer.encode(ex.target, add_bos=True, add_eos=True) for ex in examples])
     return DateSplit(source, source_lengths, target, list(examples))

@@ -28,6 +28,8 @@ def repeated_tokens(batch_size, seq_len, vocab_size, *, seed=0, bos=True, distin
     validate.positive_int(seq_len, "seq_len", minimum=2)
     validate.positive_int(vocab_size, "vocab_size", minimum=3)
     validate.seed(seed)
+    validate.flag(bos, "bos")
+    validate.flag(distinct, "distinct")
     n_tokens = vocab_size - 1
     if distinct and seq_len > n_tokens:
         raise ValueError(
@@ -60,7 +62,7 @@ def induction_masks(seq_len, *, bos=True):
     ``x_L`` rather than a token of the first half's interior.
     """
     validate.positive_int(seq_len, "seq_len", minimum=2)
-    b = int(bool(bos))
+    b = int(validate.flag(bos, "bos"))
     n = b + 2 * seq_len - 1
     target = torch.arange(1, n + 1)  # position of the token each prediction is scored against
     first = (target >= b + 1) & (target <= b + seq_len - 1)

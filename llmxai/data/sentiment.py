@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from llmxai import validate
-from llmxai.data.tokenize import WordTokenizer, pad_batch
+from llmxai.data.tokenize import Tokenizer, WordTokenizer, pad_batch
 from llmxai.device import shift_seed
 
 LABELS = ("negative", "positive")
@@ -153,7 +153,7 @@ def generate_sentiment(n, seed=0, *, p_negation=0.3, p_intensifier=0.3, p_contra
     p_negation = validate.probability(p_negation, "p_negation")
     p_intensifier = validate.probability(p_intensifier, "p_intensifier")
     p_contrast = validate.probability(p_contrast, "p_contrast")
-    if distinct:
+    if validate.flag(distinct, "distinct"):
         space = sentence_count(p_negation, p_intensifier, p_contrast)
         # Asking for more than half of all sentences would make rejection sampling crawl
         # (coupon collector); refuse it up front instead.
@@ -206,7 +206,12 @@ def encode_sentiment(examples, tokenizer=None):
     """Pad a list of :class:`SentimentExample` into a :class:`SentimentSplit`."""
     if not isinstance(examples, (list, tuple)) or not examples:
         raise ValueError("examples: expected a non-empty list of SentimentExample")
+    for i, ex in enumerate(examples):
+        if not isinstance(ex, SentimentExample):
+            raise TypeError(f"examples[{i}]: expected a SentimentExample, got {type(ex).__name__}")
     tokenizer = tokenizer or sentiment_tokenizer()
+    if not isinstance(tokenizer, Tokenizer):
+        raise TypeError(f"tokenizer: expected a llmxai.data Tokenizer, got {type(tokenizer).__name__}")
     ids, lengths = pad_batch([tokenizer.encode(ex.text) for ex in examples])
     T = ids.shape[1]
     rows = [list(ex.rationale) + [0] * (T - len(ex.rationale)) for ex in examples]

@@ -103,7 +103,7 @@ class Tokenizer:
     def encode(self, text, add_bos=False, add_eos=False):
         """Ids of ``text`` (a list of int); unknown symbols become ``<unk>`` (id 1)."""
         ids = [self.token_to_id.get(s, UNK_ID) for s in self.split(text)]
-        return [BOS_ID] * bool(add_bos) + ids + [EOS_ID] * bool(add_eos)
+        return [BOS_ID] * validate.flag(add_bos, "add_bos") + ids + [EOS_ID] * validate.flag(add_eos, "add_eos")
 
     def encode_batch(self, texts, add_bos=False, add_eos=False):
         """Encode and pad several texts: ``(ids (B, T) long, lengths (B,) long)``."""
@@ -121,7 +121,7 @@ class Tokenizer:
         ``skip_special`` drops ``<pad>``, ``<bos>`` and ``<eos>``; ``<unk>`` is always
         shown, so a decoded text never silently loses a symbol.
         """
-        skip = {PAD_ID, BOS_ID, EOS_ID} if skip_special else set()
+        skip = {PAD_ID, BOS_ID, EOS_ID} if validate.flag(skip_special, "skip_special") else set()
         return self._join([self.id_to_token[i] for i in self._check_ids(ids) if i not in skip])
 
     def _check_ids(self, ids):

@@ -3,8 +3,10 @@
 ``inputs`` are float tensors (attributions come back shaped like them) or, for text models,
 ``(B, T)`` token ids (attributions come back shaped like ``model.embed(ids)``; sum them to
 per-token scores with :func:`token_scores`). ``target``: see :mod:`llmxai.explain.targets`.
-A model in training mode is explained in eval mode for the call, with a warning, and put
-back in training mode afterwards.
+Keywords that are neither options of the method nor parameters of the model's forward are
+errors. A model with any submodule in training mode is explained with every submodule in
+eval mode for the call, with a warning, and each submodule's mode is restored afterwards;
+inside ``torch.inference_mode()`` the methods turn autograd back on for the call.
 """
 
 # Common plumbing, gradient methods, Grad-CAM and attention-based methods.

@@ -7,10 +7,14 @@ the attribution then has the embeddings' shape ``(B, T, d_model)`` and
 :func:`token_scores` sums it to one score per token.
 
 A model in training mode (dropout on, batch-norm using batch statistics) would make every
-attribution random or mix the examples of a batch, so the methods switch it to eval mode
-for the call, warn, and restore the mode afterwards, also when the call fails.
+attribution random or mix the examples of a batch, so the methods switch every submodule to
+eval mode for the call, warn, and restore each submodule's own mode afterwards, also when the
+call fails (a frozen batch-norm inside a training model stays frozen). Inside
+``torch.inference_mode()`` autograd is off; the methods turn it back on for the call, which
+torch allows, so that gradients exist.
 """
 
+import inspect
 import warnings
 from contextlib import contextmanager
 
@@ -24,18 +28,33 @@ PAD_ID = 0
 
 @contextmanager
 def eval_mode(model):
-    """Run the body with ``model.eval()``, warning if it was training; restore the mode on exit."""
-    was_training = model.training
-    if was_training:
-        warnings.warn("the model is in training mode; explaining it in eval mode for this call "
-                      "(dropout off, batch-norm running statistics) and restoring training mode after",
+    """Run the body with every submodule in eval mode and autograd allowed; restore each mode on exit.
+
+    Warns when any submodule was training, naming the first few.
+    """
+    validate.module(model)
+    modes = [(m, m.training) for m in model.modules()]
+    training = [name or "(the model)" for name, m in model.named_modules() if m.training]
+    if training:
+        shown = ", ".join(training[:3]) + (f" and {len(training) - 3} more" if len(training) > 3 else "")
+        warnings.warn(f"the model is in training mode ({shown}); explaining it in eval mode for this call "
+                      "(dropout off, batch-norm running statistics) and restoring each module's mode after",
                       UserWarning, stacklevel=3)
         model.eval()
     try:
-        yield model
+        with torch.inference_mode(False):
+            yield model
     finally:
-        if was_training:
-            model.train()
+        for m, mode in modes:
+            m.training = mode
+
+
+def usable(t):
+    """``t``, or a copy of it when it was made under ``torch.inference_mode()`` (autograd refuses those)."""
+    if isinstance(t, torch.Tensor) and t.is_inference():
+        with torch.inference_mode(False):
+            return t.clone()
+    return t
 
 
 class Prepared:
@@ -45,12 +64,16 @@ class Prepared:
     noisy samples): tensor keyword arguments with a leading batch dimension are repeated.
     """
 
-    def __init__(self, model, inputs, kwargs):
-        if not isinstance(model, torch.nn.Module):
-            raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    def __init__(self, model, inputs, kwargs, method=None):
+        validate.module(model)
         validate.tensor(inputs, "inputs", min_ndim=1)
-        self.model, self.kwargs, self.ids = model, kwargs, None
+        if inputs.shape[0] == 0 or inputs.numel() == 0:
+            raise ValueError(f"inputs: expected at least one sample with at least one feature, got shape "
+                             f"{tuple(inputs.shape)}")
+        inputs = usable(inputs)
+        self.model, self.kwargs, self.ids = model, {k: usable(v) for k, v in kwargs.items()}, None
         if inputs.is_floating_point():
+            self._check_kwargs(model.forward, method)
             self.x, self._run = inputs.detach(), model
             return
         if not (hasattr(model, "embed") and hasattr(model, "forward_embedded")):
@@ -60,10 +83,19 @@ class Prepared:
             validate.token_ids(inputs, "inputs", model.vocab_size)
         else:
             validate.tensor(inputs, "inputs", ndim=2, floating=False)
+        self._check_kwargs(model.forward_embedded, method)
         self.ids = inputs
         with torch.no_grad():
             self.x = model.embed(inputs).detach()  # (B, T, d_model)
         self._run = model.forward_embedded
+
+    def _check_kwargs(self, run, method):
+        """Reject keywords that are neither options of ``method`` nor parameters of the model's ``run``."""
+        options = () if method is None else [p for p in inspect.signature(method).parameters
+                                             if p not in ("model", "inputs", "ids", "target", "forward_kwargs")
+                                             and not p.startswith("_")]
+        where = "options" if method is None else method.__name__
+        validate.forward_kwargs(run, self.kwargs, where, options)
 
     @property
     def B(self):
@@ -86,7 +118,10 @@ class Prepared:
                                  "for float inputs give 'zero' or a tensor")
             with torch.no_grad():
                 return self.model.embed(torch.full_like(self.ids, PAD_ID)).detach()
+        if not isinstance(baseline, torch.Tensor):
+            raise TypeError(f"baseline: expected None, 'zero', 'pad' or a tensor, got {type(baseline).__name__}")
         validate.tensor(baseline, "baseline", min_ndim=1)
+        baseline = usable(baseline)
         if not baseline.is_floating_point():
             if self.ids is None or baseline.shape != self.ids.shape:
                 want = tuple(self.ids.shape) if self.ids is not None else "none (float inputs)"
@@ -109,7 +144,7 @@ class Prepared:
 def gradient(prepared, x, target, times=1):
     """d y / d x for the ``(B,)`` target scalars, on the points ``x`` (``times`` stacked batches)."""
     with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
+        x = usable(x).detach().requires_grad_(True)
         y = select_target(prepared.forward(x, times), repeat_target(target, times))  # (times * B,)
         (grad,) = torch.autograd.grad(y.sum(), x)
     return grad

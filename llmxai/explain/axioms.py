@@ -13,7 +13,7 @@ def completeness_gap(model, inputs, target, attributions, baseline=None, **forwa
     ``baseline`` takes the same values as in :func:`integrated_gradients`.
     """
     with eval_mode(model):
-        p = Prepared(model, inputs, forward_kwargs)
+        p = Prepared(model, inputs, forward_kwargs, completeness_gap)
         validate.tensor(attributions, "attributions", floating=True)
         if attributions.shape != p.x.shape:
             raise ValueError(f"attributions: expected shape {tuple(p.x.shape)}, got {tuple(attributions.shape)}")

@@ -2,7 +2,8 @@
 rank correlations, and sanity checks by weight randomisation.
 
 ``inputs`` are token ids ``(B, T)`` (a removed token becomes ``baseline``, the padding id 0 by
-default) or a floating tensor ``(B, ...)``; ``attributions`` have the shape of ``inputs`` and each
+default, and the sequence keeps its length, as in :mod:`llmxai.explain.perturb`) or a floating
+tensor ``(B, ...)``; ``attributions`` have the shape of ``inputs`` and each
 element is one feature. ``target`` is as for the explanation methods.
 """
 
@@ -26,11 +27,15 @@ def _check_like(x, inputs, name):
 def _removed_scores(model, inputs, remove, target, baseline, probability, batch_size):
     """Scores with the elements where ``remove (B, K, *S)`` is True set to the baseline: ``(B, K)``."""
     _common.check_target_batch(target, inputs.shape[0])
-    base = _common.replacement(inputs, baseline)
+    validate.positive_int(batch_size, "batch_size")
+    if not isinstance(probability, bool):
+        raise TypeError(f"probability: expected a bool, got {type(probability).__name__}")
+    base = _common.replacement(inputs, baseline, vocab_size=getattr(model, "vocab_size", None))
     with _common.eval_mode(model):
+        lengths = _common.lengths_of(model, inputs, not inputs.is_floating_point())
         return torch.stack([
             _common.batched_scores(model, torch.where(remove[b], base[b], inputs[b]), _common.row_target(target, b),
-                                   batch_size, probability)
+                                   batch_size, probability, length=None if lengths is None else lengths[b])
             for b in range(inputs.shape[0])])
 
 
@@ -52,7 +57,7 @@ class Curve:
 
 
 def _curve(model, inputs, attributions, target, baseline, steps, probability, batch_size, insert):
-    _common.check_inputs(inputs)
+    _common.check_inputs(inputs, model)
     _check_like(attributions, inputs, "attributions")
     M = inputs[0].numel()
     steps = M if steps is None else validate.positive_int(steps, "steps")
@@ -87,14 +92,16 @@ def aopc(model, inputs, attributions, target, *, baseline=0, steps=None, probabi
 
 
 def _eraser(model, inputs, rationale, target, fractions, baseline, probability, batch_size, keep):
-    _common.check_inputs(inputs)
+    _common.check_inputs(inputs, model)
     _check_like(rationale, inputs, "rationale")
     M = inputs[0].numel()
     if rationale.dtype == torch.bool:
         masks = rationale[:, None]  # (B, 1, *S)
     elif rationale.is_floating_point():
-        fr = list(fractions)
-        if not fr or any(not 0 < f <= 1 for f in fr):
+        if isinstance(fractions, (int, float)) or not hasattr(fractions, "__iter__"):
+            raise TypeError(f"fractions: expected a sequence of numbers in (0, 1], got {type(fractions).__name__}")
+        fr = [validate.number(f, "fractions[i]", maximum=1, above=0) for f in fractions]
+        if not fr:
             raise ValueError(f"fractions: expected numbers in (0, 1], got {fractions!r}")
         masks = _top(rationale, torch.tensor([max(1, round(f * M)) for f in fr]))
     else:
@@ -133,12 +140,14 @@ def _rows(scores, other, name):
     validate.tensor(other, name, ndim=(1, 2))
     if other.shape != scores.shape:
         raise ValueError(f"{name}: expected the shape of scores {tuple(scores.shape)}, got {tuple(other.shape)}")
+    if scores.numel() == 0:
+        raise ValueError(f"scores: expected at least one row of at least one token, got shape {tuple(scores.shape)}")
     return scores.dim() == 1, scores.reshape(-1, scores.shape[-1]), other.reshape(-1, scores.shape[-1])
 
 
-def _binary(rationale):
+def _binary(rationale, name="rationale"):
     if rationale.dtype != torch.bool and not bool(((rationale == 0) | (rationale == 1)).all()):
-        raise ValueError("rationale: expected a bool or 0/1 mask")
+        raise ValueError(f"{name}: expected a bool or 0/1 mask, got values {rationale.unique().tolist()[:6]}")
     return rationale.bool()
 
 
@@ -147,18 +156,20 @@ def rationale_auc(scores, rationale, valid=None):
     rationale token outscores a non-rationale token, ties counting one half (Mann-Whitney U / (n+ n-)).
 
     ``scores`` ``(T,)`` or ``(B, T)``; ``valid`` (bool, same shape) leaves out padding. A row whose
-    rationale is all or none of its tokens has no AUC (NaN).
+    rationale is all or none of its (valid) tokens has no AUC: a ``ValueError`` names it, as
+    scikit-learn's ``roc_auc_score`` does.
     """
     single, S, R = _rows(scores, rationale, "rationale")
     R = _binary(R)
-    V = torch.ones_like(R) if valid is None else _rows(scores, valid, "valid")[2].bool()
+    V = torch.ones_like(R) if valid is None else _binary(_rows(scores, valid, "valid")[2], "valid")
     out = []
-    for s, r, v in zip(S, R, V):
+    for row, (s, r, v) in enumerate(zip(S, R, V)):
         r = r[v]
         n_pos, n_neg = int(r.sum()), int((~r).sum())
         if n_pos == 0 or n_neg == 0:
-            out.append(torch.tensor(math.nan, dtype=torch.float64, device=S.device))
-            continue
+            where = "" if single else f" in row {row}"
+            raise ValueError(f"rationale: expected both rationale and other tokens{where}, got "
+                             f"{n_pos} rationale and {n_neg} other tokens; ROC-AUC is not defined then")
         out.append((_ranks(s[v])[r].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
     out = torch.stack(out)
     return out[0] if single else out
@@ -178,41 +189,72 @@ def precision_at_k(scores, rationale, k):
 
 def spearman(a, b):
     """Spearman rank correlation of two tensors of the same shape (flattened), ties given average ranks
-    (Spearman 1904). NaN when either is constant."""
+    (Spearman 1904). A constant tensor has no rank correlation: a ``ValueError`` names it."""
     validate.tensor(a, "a", floating=True)
     validate.tensor(b, "b", floating=True)
     if a.shape != b.shape or a.numel() < 2:
         raise ValueError(f"b: expected the shape of a {tuple(a.shape)} with at least 2 elements, got {tuple(b.shape)}")
+    r = _spearman(a, b)
+    if math.isnan(float(r)):
+        raise ValueError(f"{_constant(a, b)}: expected values that are not all equal, got a constant tensor; "
+                         "the rank correlation is not defined then")
+    return r
+
+
+def _spearman(a, b):
+    """Spearman correlation, NaN when either tensor is constant."""
     ra, rb = _ranks(a.flatten()), _ranks(b.flatten())
     ra, rb = ra - ra.mean(), rb - rb.mean()
     denom = ra.norm() * rb.norm()
     return (ra @ rb) / denom if denom > 0 else torch.tensor(math.nan, dtype=torch.float64, device=a.device)
 
 
+def _constant(a, b):
+    return "a" if bool((a == a.flatten()[0]).all()) else "b"
+
+
 def rank_correlation(a, b, absolute=False):
     """Spearman correlation between two attributions of the same inputs, per sample ``(B,)``;
-    ``absolute`` compares magnitudes only (Adebayo et al. 2018 report both)."""
+    ``absolute`` compares magnitudes only (Adebayo et al. 2018 report both). A sample whose
+    attribution is constant has none: a ``ValueError`` names it."""
+    r = _rank_correlation(a, b, absolute)
+    bad = torch.isnan(r).nonzero()[:, 0].tolist()
+    if bad:
+        i = bad[0]
+        x, y = (a[i].abs(), b[i].abs()) if absolute else (a[i], b[i])
+        raise ValueError(f"{_constant(x, y)}: expected attributions that are not all equal, got constant "
+                         f"ones in samples {bad[:10]}; the rank correlation is not defined then")
+    return r
+
+
+def _rank_correlation(a, b, absolute):
     validate.tensor(a, "a", min_ndim=2, floating=True)
     validate.tensor(b, "b", min_ndim=2, floating=True)
     if a.shape != b.shape:
         raise ValueError(f"b: expected the shape of a {tuple(a.shape)}, got {tuple(b.shape)}")
+    if not isinstance(absolute, bool):
+        raise TypeError(f"absolute: expected a bool, got {type(absolute).__name__}")
+    if a[0].numel() < 2:
+        raise ValueError(f"a: expected at least 2 elements per sample, got shape {tuple(a.shape)}")
     if absolute:
         a, b = a.abs(), b.abs()
-    return torch.stack([spearman(x, y) for x, y in zip(a, b)])
+    return torch.stack([_spearman(x, y) for x, y in zip(a, b)])
 
 
 @dataclass
 class RandomizationResult:
     """Rank correlation between the explanation of the trained model and that of each randomised one."""
     layers: list  # module names, in the order they were randomised
-    correlations: torch.Tensor  # (n_layers, B)
+    correlations: torch.Tensor  # (n_layers, B); NaN where an explanation became constant
 
 
 def _param_modules(model, layers):
     valid = [n for n, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))]  # "" = root
     if layers is None:
         return valid
-    names = [layers] if isinstance(layers, str) else list(layers)
+    names = [layers] if isinstance(layers, str) else list(layers) if isinstance(layers, (list, tuple)) else None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"layers: expected a module name or a list of names, got {layers!r:.80}")
     modules = dict(model.named_modules())
     bad = [n for n in names if n not in modules or not any(True for _ in modules[n].parameters())]
     if bad or not names:
@@ -229,8 +271,10 @@ def _randomize(module, generator):
 
 
 def _randomization(model, explain, inputs, target, layers, seed, absolute, cascading):
+    validate.module(model)
     if not callable(explain):
         raise TypeError(f"explain: expected a function (model, inputs, target) -> attributions, got {type(explain).__name__}")
+    validate.seed(seed)
     names = _param_modules(model, layers)
     if cascading and layers is None:
         names = names[::-1]  # from the output back towards the input
@@ -241,10 +285,12 @@ def _randomization(model, explain, inputs, target, layers, seed, absolute, casca
         if not cascading:
             shuffled = copy.deepcopy(model)
         _randomize(dict(shuffled.named_modules())[name], g)
-        attr = explain(shuffled, inputs, target).detach()
+        attr = validate.tensor(explain(shuffled, inputs, target), "explain(model, inputs, target)").detach()
         if attr.shape != reference.shape:
             raise ValueError(f"explain: expected attributions of shape {tuple(reference.shape)}, got {tuple(attr.shape)}")
-        rows.append(rank_correlation(reference, attr, absolute))
+        # A randomised layer may flatten the explanation to a constant: that is a finding
+        # (recorded as NaN), not a bad call.
+        rows.append(_rank_correlation(reference, attr, absolute))
     return RandomizationResult(names, torch.stack(rows))
 
 

@@ -20,6 +20,7 @@ CHANNELS_FIRST_1D = (nn.Conv1d, nn.ConvTranspose1d, nn.MaxPool1d, nn.AvgPool1d, 
 
 def resolve_layer(model, layer):
     """Return ``(name, module)`` for a module of ``model`` or its dotted name from ``named_modules()``."""
+    validate.module(model)
     modules = dict(model.named_modules())
     if isinstance(layer, str):
         if layer not in modules or layer == "":
@@ -58,6 +59,12 @@ def grad_cam(model, inputs, target, layer, *, relu=True, resize=False, channel_d
     """
     name, module = resolve_layer(model, layer)
     validate.tensor(inputs, "inputs", min_ndim=2)
+    for flag, value in (("relu", relu), ("resize", resize)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{flag}: expected a bool, got {type(value).__name__}")
+    if channel_dim is not None and (isinstance(channel_dim, bool) or not isinstance(channel_dim, int)):
+        raise TypeError(f"channel_dim: expected an int axis or None, got {type(channel_dim).__name__}")
+    validate.forward_kwargs(model.forward, forward_kwargs, "grad_cam", ("relu", "resize", "channel_dim"))
     captured = []
 
     def swap_in_leaf(mod, args, out):
@@ -86,8 +93,9 @@ def grad_cam(model, inputs, target, layer, *, relu=True, resize=False, channel_d
     if grad is None:
         raise ValueError(f"the target does not depend on the (first) output of layer {name!r}")
     c = _channel_dim(A, module, inputs, name) if channel_dim is None else channel_dim
-    if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c % A.dim() < A.dim():
-        raise ValueError(f"channel_dim: expected a non-batch axis of the {A.dim()}-D activation, got {c!r}")
+    if not (1 <= c < A.dim() or -A.dim() < c <= -1):
+        raise ValueError(f"channel_dim: expected a non-batch axis of the {A.dim()}-D activation of shape "
+                         f"{tuple(A.shape)}, one of 1..{A.dim() - 1} or -{A.dim() - 1}..-1, got {c}")
     c %= A.dim()
     positions = [d for d in range(1, A.dim()) if d != c]
     alpha = grad.mean(dim=positions, keepdim=True)  # (B, C, 1, ...) along the channel axis

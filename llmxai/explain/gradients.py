@@ -3,7 +3,8 @@
 All share one call shape, ``method(model, inputs, target, **options)``, and return a tensor
 shaped like ``inputs`` (like the embeddings ``(B, T, d_model)`` when ``inputs`` are token
 ids). Keyword arguments that are not options of the method go to the model's forward
-(e.g. ``lengths=`` for padded text classifiers).
+(``forward_embedded`` for token ids), e.g. ``lengths=`` for padded text classifiers; a
+keyword that is neither is an error.
 """
 
 import numpy as np
@@ -22,8 +23,10 @@ def saliency(model, inputs, target, *, absolute=True, **forward_kwargs):
 
     Simonyan, Vedaldi & Zisserman 2014, "Deep inside convolutional networks", arXiv 1312.6034.
     """
+    if not isinstance(absolute, bool):
+        raise TypeError(f"absolute: expected a bool, got {type(absolute).__name__}")
     with eval_mode(model):
-        p = Prepared(model, inputs, forward_kwargs)
+        p = Prepared(model, inputs, forward_kwargs, saliency)
         grad = gradient(p, p.x, target)
     return grad.abs() if absolute else grad
 
@@ -31,7 +34,7 @@ def saliency(model, inputs, target, *, absolute=True, **forward_kwargs):
 def gradient_x_input(model, inputs, target, **forward_kwargs):
     """``x * dy/dx``: the first-order Taylor contribution of each input (Shrikumar et al. 2016, arXiv 1605.01713)."""
     with eval_mode(model):
-        p = Prepared(model, inputs, forward_kwargs)
+        p = Prepared(model, inputs, forward_kwargs, gradient_x_input)
         return gradient(p, p.x, target) * p.x
 
 
@@ -57,10 +60,10 @@ def smoothgrad(model, inputs, target, *, n_samples=25, noise_level=0.15, seed=0,
     ``seed`` fixes the noise (a private generator; the global RNG is untouched).
     """
     validate.positive_int(n_samples, "n_samples")
-    if isinstance(noise_level, bool) or not isinstance(noise_level, (int, float)) or noise_level < 0:
-        raise ValueError(f"noise_level: expected a number >= 0, got {noise_level!r}")
+    noise_level = validate.number(noise_level, "noise_level", minimum=0)
+    validate.seed(seed)
     with eval_mode(model):
-        p = Prepared(model, inputs, forward_kwargs)
+        p = Prepared(model, inputs, forward_kwargs, smoothgrad)
         x = p.x
         flat = x.reshape(x.shape[0], -1)
         spread = (flat.max(1).values - flat.min(1).values).reshape(-1, *[1] * (x.dim() - 1))  # (B, 1, ...)
@@ -105,8 +108,10 @@ def integrated_gradients(model, inputs, target, baseline=None, steps=50, method=
     ``sum(IG) - (F(x) - F(x'))`` per example, which tends to 0 as ``steps`` grows.
     """
     alphas, weights = quadrature(steps, method)
+    if not isinstance(return_gap, bool):
+        raise TypeError(f"return_gap: expected a bool, got {type(return_gap).__name__}")
     with eval_mode(model):
-        p = Prepared(model, inputs, forward_kwargs)
+        p = Prepared(model, inputs, forward_kwargs, integrated_gradients)
         x, x0 = p.x, p.baseline(baseline)
         shape = (-1, *[1] * x.dim())
         alphas, weights = alphas.to(x.device, x.dtype).reshape(shape), weights.to(x.device, x.dtype).reshape(shape)

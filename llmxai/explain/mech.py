@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from llmxai import validate
 from llmxai.explain import _common
+from llmxai.explain._inputs import usable
 from llmxai.hooks import hook_names, run_with_cache, run_with_patches
 from llmxai.device import generator
 
@@ -25,6 +26,8 @@ def logit_difference(logits, correct, wrong, position=-1):
     ``correct`` and ``wrong`` are ints or ``(B,)`` integer tensors.
     """
     validate.tensor(logits, "logits", ndim=(2, 3), floating=True)
+    if logits.numel() == 0:
+        raise ValueError(f"logits: expected at least one sample and one token, got shape {tuple(logits.shape)}")
     if logits.dim() == 3:
         T = logits.shape[1]
         if isinstance(position, bool) or not isinstance(position, int) or not -T <= position < T:
@@ -37,7 +40,7 @@ def logit_difference(logits, correct, wrong, position=-1):
             idx = torch.full((B,), idx, dtype=torch.long, device=logits.device)
         validate.tensor(idx, name, ndim=1, floating=False)
         validate.same_size(B, idx.shape[0], f"{name}: batch size")
-        if int(idx.min()) < 0 or int(idx.max()) >= V:
+        if B and (int(idx.min()) < 0 or int(idx.max()) >= V):
             raise ValueError(f"{name}: expected token ids in [0, {V}), got {idx.tolist()}")
         picked.append(logits.gather(1, idx.to(logits.device)[:, None])[:, 0])
     return picked[0] - picked[1]
@@ -46,6 +49,8 @@ def logit_difference(logits, correct, wrong, position=-1):
 def _select(model, names):
     """Hook names from a list of names or one glob pattern such as ``"blocks.*.hook_resid_post"``."""
     valid = hook_names(model)
+    if not isinstance(names, (str, list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"names: expected a glob pattern or a list of hook-point names, got {names!r:.80}")
     if isinstance(names, str):
         found = [n for n in valid if fnmatch.fnmatchcase(n, names)]
         if not found:
@@ -59,10 +64,13 @@ def _select(model, names):
 
 
 def _scalar(value):
-    if not isinstance(value, torch.Tensor) or value.dim() > 1:
+    if not isinstance(value, torch.Tensor) or value.dim() > 1 or value.numel() == 0:
         got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
         raise ValueError(f"metric: expected a scalar or a (B,) tensor, got {got}")
-    return value.float().mean()
+    value = value.float().mean()
+    if not bool(torch.isfinite(value)):
+        raise ValueError(f"metric: expected a finite value, got {float(value)}")
+    return value
 
 
 def activation_patching(model, clean_ids, corrupt_ids, metric, names, *, per="all", direction="denoising"):
@@ -127,6 +135,7 @@ def logit_lens(model, ids):
     ``unembed(ln_f(blocks.{i}.hook_resid_post))``, preceded by block 0's ``hook_resid_pre``.
     Returns ``(n_layers + 1, B, T, V)``.
     """
+    validate.module(model)
     missing = [a for a in ("blocks", "ln_f", "unembed") if not hasattr(model, a)]
     if missing:
         raise ValueError(f"logit_lens: expected a transformer LM with blocks, ln_f and unembed, missing {missing}")
@@ -154,6 +163,8 @@ class ProbeResult:
     selectivity: float = None
 
     def predict(self, features):
+        validate.tensor(features, "features", ndim=2, floating=True)
+        validate.same_size(self.mean.shape[0], features.shape[1], "features: number of features fitted on")
         return (((features - self.mean) / self.std) @ self.weight + self.bias).argmax(-1)
 
 
@@ -181,34 +192,44 @@ def linear_probe(features, labels, control_labels=None, *, test_fraction=0.25, w
     """
     validate.tensor(features, "features", ndim=2, floating=True)
     N = features.shape[0]
+    if N < 2:
+        raise ValueError(f"features: expected at least 2 samples to split into train and test, got {N}")
+    if labels is None:
+        raise TypeError("labels: expected a (N,) integer tensor of classes, got None")
     for name, lab in (("labels", labels), ("control_labels", control_labels)):
         if lab is not None:
             validate.tensor(lab, name, ndim=1, floating=False)
             validate.same_size(N, lab.shape[0], f"{name}: number of samples (rows of features)")
             if int(lab.min()) < 0:
                 raise ValueError(f"{name}: expected class indices >= 0, got minimum {int(lab.min())}")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction: expected a number in (0, 1), got {test_fraction!r}")
+    test_fraction = validate.number(test_fraction, "test_fraction", above=0, maximum=1)
+    if test_fraction == 1:
+        raise ValueError("test_fraction: expected a number in (0, 1), got 1.0")
+    weight_decay = validate.number(weight_decay, "weight_decay", minimum=0)
+    validate.seed(seed)
     n_test = max(1, round(N * test_fraction))
     if N - n_test < 1:
         raise ValueError(f"features: expected at least 2 samples to split into train and test, got {N}")
     validate.positive_int(max_iter, "max_iter")
-    order = torch.randperm(N, generator=generator(seed)).to(features.device)
-    train, test = order[n_test:], order[:n_test]
-    mean, std = features[train].mean(0), features[train].std(0, unbiased=False).clamp_min(1e-8)
-    X = (features - mean) / std
+    # L-BFGS needs autograd, which torch.inference_mode() turns off; turning it back on is allowed.
+    with torch.inference_mode(False):
+        order = torch.randperm(N, generator=generator(seed)).to(features.device)
+        train, test = order[n_test:], order[:n_test]
+        features = usable(features)
+        mean, std = features[train].mean(0), features[train].std(0, unbiased=False).clamp_min(1e-8)
+        X = (features - mean) / std
 
-    def fit(y):
-        y = y.to(features.device)
-        W, b = _fit_probe(X[train], y[train], int(y.max()) + 1, weight_decay, max_iter)
-        acc = lambda idx: float(((X[idx] @ W + b).argmax(-1) == y[idx]).double().mean())
-        return acc(train), acc(test), W, b
+        def fit(y):
+            y = usable(y).to(features.device)
+            W, b = _fit_probe(X[train], y[train], int(y.max()) + 1, weight_decay, max_iter)
+            acc = lambda idx: float(((X[idx] @ W + b).argmax(-1) == y[idx]).double().mean())
+            return acc(train), acc(test), W, b
 
-    tr, te, W, b = fit(labels)
-    result = ProbeResult(tr, te, W, b, mean, std, train, test)
-    if control_labels is not None:
-        result.control_train_accuracy, result.control_test_accuracy, _, _ = fit(control_labels)
-        result.selectivity = selectivity(te, result.control_test_accuracy)
+        tr, te, W, b = fit(labels)
+        result = ProbeResult(tr, te, W, b, mean, std, train, test)
+        if control_labels is not None:
+            result.control_train_accuracy, result.control_test_accuracy, _, _ = fit(control_labels)
+            result.selectivity = selectivity(te, result.control_test_accuracy)
     return result
 
 
@@ -219,11 +240,15 @@ def control_task(tokens, labels=None, *, n_classes=None, seed=0):
     ``tokens (N,)`` gives the word type of each example; returns ``(N,)`` labels.
     """
     validate.tensor(tokens, "tokens", ndim=1, floating=False)
-    g = generator(seed)
+    if tokens.numel() == 0:
+        raise ValueError("tokens: expected at least one example, got none")
+    g = generator(validate.seed(seed))
     types, inverse = tokens.cpu().unique(return_inverse=True)
     if labels is not None:
         validate.tensor(labels, "labels", ndim=1, floating=False)
         validate.same_size(tokens.shape[0], labels.shape[0], "labels: number of examples")
+        if int(labels.min()) < 0:
+            raise ValueError(f"labels: expected class indices >= 0, got minimum {int(labels.min())}")
         p = torch.bincount(labels.cpu()).double()
     elif n_classes is not None:
         p = torch.ones(validate.positive_int(n_classes, "n_classes"), dtype=torch.float64)
@@ -255,13 +280,17 @@ def _patterns(model, ids):
 
 def _random_tokens(model, n_sequences, seq_len, vocab_size, seed):
     """``(n_sequences, seq_len)`` ids from ``1..V-1`` (0 is padding), distinct within a sequence when possible."""
+    validate.module(model)
     validate.positive_int(n_sequences, "n_sequences")
     validate.positive_int(seq_len, "seq_len", minimum=2)
+    validate.seed(seed)
     if vocab_size is None:
         if not hasattr(model, "unembed"):
             raise ValueError("vocab_size: expected it given, or a model with unembed to read it from")
         vocab_size = model.unembed.out_features
     validate.positive_int(vocab_size, "vocab_size", minimum=2)
+    if isinstance(getattr(model, "vocab_size", None), int) and vocab_size > model.vocab_size:
+        raise ValueError(f"vocab_size: expected at most the model's vocab_size {model.vocab_size}, got {vocab_size}")
     g = generator(seed)
     if seq_len <= vocab_size - 1:
         return torch.stack([torch.randperm(vocab_size - 1, generator=g)[:seq_len] + 1 for _ in range(n_sequences)])

@@ -1,9 +1,11 @@
 """Perturbation methods: remove features, watch the output move, and fit what moved.
 
 Every method is ``method(model, inputs, target, **options)``. ``inputs`` are token ids
-``(B, T)`` (a removed token becomes ``baseline``, the padding id 0 by default; the result
-is one score per token, ``(B, T)``) or a floating tensor ``(B, ...)`` (a removed feature
-takes the ``baseline`` value; the result is shaped like ``inputs``). ``feature_mask``
+``(B, T)`` (a removed token becomes ``baseline``, the padding id 0 by default, and the
+sequence keeps its length: a model that reads lengths off the padding gets the lengths of
+the unperturbed ids, see :mod:`llmxai.explain._common`; the result is one score per token,
+``(B, T)``) or a floating tensor ``(B, ...)`` (a removed feature takes the ``baseline``
+value; the result is shaped like ``inputs``). ``feature_mask``
 (integer ids ``0..M-1`` shaped like one sample, or like ``inputs``) groups elements into
 features that are removed together, e.g. image patches; every element of a group receives
 its group's attribution.
@@ -28,6 +30,7 @@ def _groups(inputs, feature_mask):
         g = torch.arange(inputs[0].numel(), device=inputs.device).reshape(S)
         return [(g, g.numel())] * inputs.shape[0]
     validate.tensor(feature_mask, "feature_mask", floating=False)
+    feature_mask = feature_mask.to(inputs.device)
     if feature_mask.shape == S:
         masks = [feature_mask] * inputs.shape[0]
     elif feature_mask.shape == inputs.shape:
@@ -43,26 +46,28 @@ def _groups(inputs, feature_mask):
     return out
 
 
-def _coalition_scores(model, x, base, group, Z, target, batch_size):
+def _coalition_scores(model, x, base, group, Z, target, batch_size, length):
     """Scores with feature j kept where ``Z[:, j]`` is 1 and set to the baseline elsewhere: ``(N,)``."""
     scores = []
     for i in range(0, Z.shape[0], batch_size):
         keep = Z[i:i + batch_size].bool()[:, group]  # (n, *S)
-        scores.append(_common.batched_scores(model, torch.where(keep, x, base), target, batch_size))
+        scores.append(_common.batched_scores(model, torch.where(keep, x, base), target, batch_size, length=length))
     return torch.cat(scores)
 
 
 def _attribute(model, inputs, target, baseline, feature_mask, batch_size, solve):
     """Shared loop: ``solve(scores_fn, M)`` returns the M feature attributions of one sample."""
-    is_ids = _common.check_inputs(inputs)
+    is_ids = _common.check_inputs(inputs, model)
     _common.check_target_batch(target, inputs.shape[0])
     validate.positive_int(batch_size, "batch_size")
-    base = _common.replacement(inputs, baseline)
+    base = _common.replacement(inputs, baseline, vocab_size=getattr(model, "vocab_size", None))
     rows = []
     with _common.eval_mode(model):
+        lengths = _common.lengths_of(model, inputs, is_ids)
         for b, (group, M) in enumerate(_groups(inputs, feature_mask)):
             t = _common.row_target(target, b)
-            phi = solve(lambda Z: _coalition_scores(model, inputs[b], base[b], group, Z, t, batch_size), M)
+            length = None if lengths is None else lengths[b]
+            phi = solve(lambda Z: _coalition_scores(model, inputs[b], base[b], group, Z, t, batch_size, length), M)
             rows.append(phi[group])
     out = torch.stack(rows)
     return out if is_ids else out.to(inputs.dtype)
@@ -135,7 +140,7 @@ def kernel_shap(model, inputs, target, *, baseline=0, feature_mask=None, n_sampl
     result equals the exact Shapley values.
     """
     validate.positive_int(n_samples, "n_samples")
-    validate.positive_int(seed, "seed", minimum=0)
+    validate.seed(seed)
     g = generator(seed)
 
     def solve(scores, M):
@@ -166,11 +171,9 @@ def lime(model, inputs, target, *, baseline=0, feature_mask=None, n_samples=500,
     (``alpha``; the intercept is not penalised) in closed form. Returns ``w``.
     """
     validate.positive_int(n_samples, "n_samples", minimum=2)
-    validate.positive_int(seed, "seed", minimum=0)
-    if isinstance(kernel_width, bool) or not isinstance(kernel_width, (int, float)) or kernel_width <= 0:
-        raise ValueError(f"kernel_width: expected a positive number, got {kernel_width!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha < 0:
-        raise ValueError(f"alpha: expected a number >= 0, got {alpha!r}")
+    validate.seed(seed)
+    kernel_width = validate.number(kernel_width, "kernel_width", above=0)
+    alpha = validate.number(alpha, "alpha", minimum=0)
     g = generator(seed)
 
     def solve(scores, M):
@@ -200,6 +203,8 @@ def _axis_windows(n, w, s):
 def _per_axis(value, shape, name, default):
     if value is None:
         value = default
+    if not isinstance(value, (int, tuple, list)):
+        raise TypeError(f"{name}: expected an int or a tuple of ints, got {type(value).__name__}")
     value = (value,) if isinstance(value, int) else tuple(value)
     if len(value) > len(shape):
         raise ValueError(f"{name}: expected at most {len(shape)} sizes (one per axis of a sample), got {value}")
@@ -220,13 +225,13 @@ def occlusion(model, inputs, target, *, window=1, stride=None, baseline=0, batch
     axes are covered whole, so ``window=(4, 4)`` on images ``(B, C, H, W)`` occludes 4x4
     patches across all channels. ``stride`` defaults to ``window``.
     """
-    is_ids = _common.check_inputs(inputs)
+    is_ids = _common.check_inputs(inputs, model)
     _common.check_target_batch(target, inputs.shape[0])
     validate.positive_int(batch_size, "batch_size")
     S = inputs.shape[1:]
     win = _per_axis(window, S, "window", 1)
     step = _per_axis(stride, S, "stride", window)
-    base = _common.replacement(inputs, baseline)
+    base = _common.replacement(inputs, baseline, vocab_size=getattr(model, "vocab_size", None))
     masks = []
     for corner in itertools.product(*[_axis_windows(n, w, s) for n, w, s in zip(S, win, step)]):
         m = torch.zeros(S, dtype=torch.bool, device=inputs.device)
@@ -236,10 +241,13 @@ def occlusion(model, inputs, target, *, window=1, stride=None, baseline=0, batch
     count = masks.sum(0)
     rows = []
     with _common.eval_mode(model):
+        lengths = _common.lengths_of(model, inputs, is_ids)
         for b in range(inputs.shape[0]):
             t = _common.row_target(target, b)
-            full = _common.batched_scores(model, inputs[b:b + 1], t)
-            occluded = _common.batched_scores(model, torch.where(masks, base[b], inputs[b]), t, batch_size)
+            length = None if lengths is None else lengths[b]
+            full = _common.batched_scores(model, inputs[b:b + 1], t, length=length)
+            occluded = _common.batched_scores(model, torch.where(masks, base[b], inputs[b]), t, batch_size,
+                                              length=length)
             drop = (full - occluded).reshape(-1, *([1] * len(S)))
             rows.append((drop * masks).sum(0) / count)
     out = torch.stack(rows)

@@ -19,6 +19,9 @@ HEAD_FUSIONS = {"mean", "max", "min"}
 
 
 def _pattern_names(model, names):
+    if names is not None and (isinstance(names, str) or not isinstance(names, (list, tuple))
+                              or not all(isinstance(n, str) for n in names)):
+        raise TypeError(f"names: expected a list of hook-point names, got {names!r:.80}")
     names = [n for n in hook_names(model) if n.endswith("hook_pattern")] if names is None else list(names)
     if not names:
         raise ValueError(f"model: {type(model).__name__} has no hook points named '...hook_pattern'; "
@@ -30,16 +33,21 @@ def attention_maps(model, ids, *, names=None, **forward_kwargs):
     """Attention weights of every layer, stacked: ``(n_layers, B, n_heads, T, T)``."""
     validate.tensor(ids, "ids", ndim=2, floating=False)
     names = _pattern_names(model, names)
+    validate.forward_kwargs(model.forward, forward_kwargs, "attention_maps", ("names",))
     with eval_mode(model), torch.no_grad():
         _, cache = run_with_cache(model, ids, names=names, **forward_kwargs)
     return torch.stack([cache[n] for n in names])
 
 
+def _fused_options(head_fusion, residual):
+    """Check the options before the (costly) forward pass."""
+    validate.choice(head_fusion, "head_fusion", HEAD_FUSIONS)
+    return validate.number(residual, "residual", minimum=0, maximum=1)
+
+
 def _fused(maps, head_fusion, residual):
     """Heads fused, then ``(1 - residual) A + residual I`` with rows renormalised: (n_layers, B, T, T)."""
-    validate.choice(head_fusion, "head_fusion", HEAD_FUSIONS)
-    if isinstance(residual, bool) or not isinstance(residual, (int, float)) or not 0 <= residual <= 1:
-        raise ValueError(f"residual: expected a number in [0, 1], got {residual!r}")
+    residual = _fused_options(head_fusion, residual)
     A = {"mean": lambda m: m.mean(2), "max": lambda m: m.max(2).values, "min": lambda m: m.min(2).values}[
         head_fusion](maps)  # (n_layers, B, T, T)
     eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
@@ -55,6 +63,7 @@ def attention_rollout(model, ids, *, head_fusion="mean", residual=0.5, **forward
     the residual connection is modelled as ``A' = 0.5 A + 0.5 I`` (``residual=0.5``),
     rows renormalised, and the layers' matrices multiplied.
     """
+    _fused_options(head_fusion, residual)
     A = _fused(attention_maps(model, ids, **forward_kwargs), head_fusion, residual)
     R = A[0]
     for layer in A[1:]:
@@ -68,7 +77,11 @@ def max_flow(capacity, source, sink):
     ``capacity`` is an (N, N) matrix, ``capacity[u, v]`` the capacity of edge u -> v. Augmenting
     paths are found by breadth-first search in the residual graph, shortest first.
     """
-    cap = torch.as_tensor(capacity, dtype=torch.float64).cpu()
+    try:
+        cap = torch.as_tensor(capacity, dtype=torch.float64).cpu()
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"capacity: expected an (N, N) tensor or nested list of numbers, "
+                        f"got {type(capacity).__name__}") from None
     validate.tensor(cap, "capacity", ndim=2)
     N = cap.shape[0]
     validate.same_size(N, cap.shape[1], "capacity: number of columns")
@@ -79,7 +92,7 @@ def max_flow(capacity, source, sink):
         if v >= N:
             raise ValueError(f"{what}: expected a node in [0, {N}), got {v}")
     if source == sink:
-        raise ValueError("source and sink must differ")
+        raise ValueError(f"sink: expected a node that differs from the source {source}, got {sink}")
     residual = cap.tolist()
     tol = 1e-12 * (float(cap.max()) if N else 1.0)
     value = 0.0
@@ -113,6 +126,7 @@ def attention_flow(model, ids, *, head_fusion="mean", residual=0.5, **forward_kw
     (layer, position) and edge capacities ``A'_l[i, j]`` from position j below to i above.
     It costs T^2 max-flow problems on (n_layers + 1) T nodes: meant for short sequences.
     """
+    _fused_options(head_fusion, residual)
     maps = attention_maps(model, ids, **forward_kwargs)
     A = _fused(maps, head_fusion, residual).double().cpu()
     L, B, T, _ = A.shape
@@ -140,7 +154,7 @@ def attention_x_gradient(model, ids, target, *, names=None, **forward_kwargs):
     names = _pattern_names(model, names)
     patterns = {}
     with eval_mode(model):
-        p = Prepared(model, ids, forward_kwargs)
+        p = Prepared(model, ids, forward_kwargs, attention_x_gradient)
         record = {n: (lambda n: lambda a: patterns.__setitem__(n, a))(n) for n in names}
         with torch.enable_grad(), hooks(model, record):
             # Differentiating through the embeddings keeps the patterns in the graph even if

@@ -7,6 +7,9 @@ Every attribution method explains a scalar. ``target`` says which one:
 - a pair ``(position, token)``: the logit of ``token`` at ``position`` in a language
   model's ``(B, T, V)`` output (``position`` may be negative, ``-1`` is the last);
 - a callable ``output -> (B,)`` tensor, for anything else (a logit difference, a loss).
+
+The chosen scalars must be finite: a NaN or infinite target would make every attribution
+NaN (or silently zero), so it is an error that names the rows.
 """
 
 import torch
@@ -29,13 +32,26 @@ def _class_indices(target, B, C, device):
         if B and (int(target.min()) < 0 or int(target.max()) >= C):
             raise ValueError(f"target: expected class indices in [0, {C}), "
                              f"got values from {int(target.min())} to {int(target.max())}")
-        return target.to(device)
+        # A tensor made under torch.inference_mode() cannot be saved for backward; a copy can.
+        return (target.clone() if target.is_inference() else target).to(device)
     _check_index(target, "target", C, what="a class index")
     return torch.full((B,), target, dtype=torch.long, device=device)
 
 
 def select_target(output, target):
     """Return the ``(B,)`` scalars that ``target`` picks out of ``output`` (see module doc)."""
+    return _finite(_select(output, target))
+
+
+def _finite(y):
+    if y.is_floating_point() and y.numel() and not bool(torch.isfinite(y.detach()).all()):
+        rows = (~torch.isfinite(y.detach())).nonzero()[:, 0].tolist()
+        raise ValueError(f"target: expected a finite score for every row, got NaN or infinity in rows {rows[:10]} "
+                         f"(values {y.detach()[rows[:3]].tolist()}); check the model's output and the target")
+    return y
+
+
+def _select(output, target):
     if not isinstance(output, torch.Tensor):
         raise TypeError(f"model output: expected a torch.Tensor, got {type(output).__name__}")
     B = output.shape[0] if output.dim() else 0
@@ -44,6 +60,8 @@ def select_target(output, target):
         if not isinstance(y, torch.Tensor) or y.shape != (B,):
             got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
             raise ValueError(f"target: a callable must return one score per row, a ({B},) tensor, got {got}")
+        if not y.is_floating_point():
+            raise TypeError(f"target: a callable must return floating-point scores, got dtype {y.dtype}")
         return y
     if target is None:
         if output.dim() == 1 or (output.dim() == 2 and output.shape[1] == 1):

@@ -11,7 +11,6 @@ from torch import nn
 from llmxai import validate
 from llmxai.hooks import HookPoint
 from llmxai.nn.attention import masked_softmax
-from llmxai.nn.lstm import check_dtype
 
 
 class AdditiveAttention(nn.Module):
@@ -37,7 +36,7 @@ class AdditiveAttention(nn.Module):
         """``W_h h_j (B, T, d_attn)``: it does not depend on the query, so a decoder computes it once."""
         validate.tensor(keys, "keys", ndim=3, floating=True)
         validate.same_size(self.d_key, keys.shape[2], "keys: feature size d_key")
-        check_dtype(keys, self.W_h.weight, "keys")
+        validate.same_dtype(keys, self.W_h.weight, "keys")
         if keys.shape[1] == 0:
             raise ValueError(f"keys: expected at least one source position, got shape {tuple(keys.shape)}")
         return self.W_h(keys)
@@ -45,8 +44,15 @@ class AdditiveAttention(nn.Module):
     def forward(self, query, keys, mask=None, keys_proj=None):
         validate.tensor(query, "query", ndim=(2, 3), floating=True)
         validate.same_size(self.d_query, query.shape[-1], "query: feature size d_query")
-        check_dtype(query, self.W_s.weight, "query")
-        proj = self.project_keys(keys) if keys_proj is None else keys_proj  # (B, T, d_attn)
+        validate.same_dtype(query, self.W_s.weight, "query")
+        if keys_proj is None:
+            proj = self.project_keys(keys)  # (B, T, d_attn)
+        else:
+            validate.tensor(keys, "keys", ndim=3, floating=True)
+            proj = validate.tensor(keys_proj, "keys_proj", ndim=3, floating=True)
+            want = (*keys.shape[:2], self.W_h.out_features)
+            if tuple(proj.shape) != want:
+                raise ValueError(f"keys_proj: expected project_keys(keys), of shape {want}, got {tuple(proj.shape)}")
         validate.same_size(keys.shape[0], query.shape[0], "query: batch size (same as keys)")
         B, T = keys.shape[:2]
         if mask is not None:

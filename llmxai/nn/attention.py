@@ -21,7 +21,7 @@ def padding_mask(lengths, T):
     """Boolean ``(B, 1, T)`` key mask from sequence lengths: True on real tokens, False on padding."""
     validate.tensor(lengths, "lengths", ndim=1, floating=False)
     validate.positive_int(T, "T")
-    if int(lengths.min()) < 0 or int(lengths.max()) > T:
+    if lengths.numel() and (int(lengths.min()) < 0 or int(lengths.max()) > T):
         raise ValueError(f"lengths: expected values in [0, {T}], got {lengths.tolist()}")
     keep = torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]  # (B, T)
     return keep[:, None, :]  # (B, 1, T): broadcasts over queries
@@ -69,7 +69,7 @@ def attention_scores(q, k, mask=None, scale=None):
     if q.shape[-1] == 0 or k.shape[-2] == 0:
         raise ValueError(f"expected d_k >= 1 and at least one key, got q {tuple(q.shape)} and k {tuple(k.shape)}")
     _check_batch(q, k)
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else validate.number(scale, "scale")
     # Scaling q (Tq x d_k numbers) instead of the scores (Tq x Tk) saves a pass; the
     # matmul's output is not needed by its backward, so masking it in place is safe.
     scores = (q * scale) @ k.transpose(-2, -1)  # (..., Tq, Tk)

@@ -12,8 +12,6 @@ from torch import nn
 from llmxai import validate
 from llmxai.hooks import HookPoint
 from llmxai.nn.embedding import Embedding
-from llmxai.nn.lstm import check_dtype
-from llmxai.nn.lstm_classifier import check_embedded
 
 
 class DigitsCNN(nn.Module):
@@ -37,7 +35,7 @@ class DigitsCNN(nn.Module):
 
     def forward(self, x):
         validate.tensor(x, "x", ndim=4, floating=True)
-        check_dtype(x, self.conv1.weight, "x")
+        validate.same_dtype(x, self.conv1.weight, "x")
         if tuple(x.shape[1:]) != (1, 8, 8) or x.shape[0] == 0:
             raise ValueError(f"x: expected images of shape (B, 1, 8, 8) with B >= 1, got {tuple(x.shape)}")
         A1 = self.hook_conv1(torch.relu(self.conv1(x)))  # (B, c1, 8, 8)
@@ -79,8 +77,7 @@ class TextCNN(nn.Module):
         return self.hook_embed(self.embedding(ids))  # (B, T, d_emb)
 
     def forward_embedded(self, E, lengths=None):
-        check_embedded(E, self.d_emb, lengths)
-        check_dtype(E, self.embedding.weight, "E")
+        validate.embedded(E, self.d_emb, self.embedding.weight, lengths)
         T = E.shape[1]
         if T < max(self.kernel_sizes):
             raise ValueError(f"E: expected at least {max(self.kernel_sizes)} tokens (the widest kernel), got T={T}")

@@ -12,23 +12,13 @@ from torch import nn
 from llmxai import validate
 
 
-def check_ids(ids, vocab_size, name="ids"):
-    """Check a ``(T,)`` or ``(B, T)`` integer tensor of ids in ``[0, vocab_size)`` with ``T >= 1``."""
-    validate.tensor(ids, name, ndim=(1, 2), floating=False)
-    if ids.shape[-1] == 0:
-        raise ValueError(f"{name}: expected at least one token per sequence, got shape {tuple(ids.shape)}")
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-        raise ValueError(
-            f"{name}: expected ids in [0, {vocab_size}), got values from {int(ids.min())} to {int(ids.max())}"
-        )
-    return ids
-
-
 def one_hot(ids, vocab_size, dtype=None):
     """One-hot vectors ``(..., V)`` for integer ``ids`` (float, so ``one_hot(ids) @ W_e`` is the lookup)."""
     validate.positive_int(vocab_size, "vocab_size")
-    check_ids(ids, vocab_size)
+    validate.token_ids(ids, "ids", vocab_size, ndim=(1, 2))
     dtype = torch.get_default_dtype() if dtype is None else dtype
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype: expected a floating torch.dtype such as torch.float32, got {dtype!r}")
     eye = torch.arange(vocab_size, device=ids.device)
     return (ids[..., None] == eye).to(dtype)  # (B, T, V)
 
@@ -55,7 +45,7 @@ class Embedding(nn.Module):
                 self.weight[padding_idx].zero_()
 
     def forward(self, ids):
-        check_ids(ids, self.vocab_size)
+        validate.token_ids(ids, "ids", self.vocab_size, ndim=(1, 2))
         E = self.weight[ids]  # (B, T, d_model)
         if self.padding_idx is not None:
             # Detaching the padding rows keeps their values but stops their gradient.

@@ -9,17 +9,6 @@ from llmxai import validate
 from llmxai.hooks import HookPoint
 
 
-def check_features(x, d, dtype, name="x"):
-    """Check a non-empty float tensor ``(..., d)`` of the module's parameter dtype."""
-    validate.tensor(x, name, min_ndim=1, floating=True)
-    if x.shape[-1] != d:
-        raise ValueError(f"{name}: expected a last dimension of size {d}, got shape {tuple(x.shape)}")
-    if x.numel() == 0:
-        raise ValueError(f"{name}: expected a non-empty tensor, got shape {tuple(x.shape)}")
-    if x.dtype != dtype:
-        raise TypeError(f"{name}: expected dtype {dtype} (the parameters' dtype), got {x.dtype}")
-
-
 class LayerNorm(nn.Module):
     """Normalise each feature vector to zero mean and unit variance, then scale and shift.
 
@@ -35,9 +24,7 @@ class LayerNorm(nn.Module):
     def __init__(self, d, eps=1e-5):
         super().__init__()
         validate.positive_int(d, "d")
-        if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps > 0:
-            raise ValueError(f"eps: expected a positive number, got {eps!r}")
-        self.d, self.eps, self.detach_scale = d, float(eps), False
+        self.d, self.eps, self.detach_scale = d, validate.number(eps, "eps", above=0), False
         self.weight = nn.Parameter(torch.ones(d))
         self.bias = nn.Parameter(torch.zeros(d))
 
@@ -59,7 +46,7 @@ class LayerNorm(nn.Module):
         return ours
 
     def forward(self, x):  # x: (..., d)
-        check_features(x, self.d, self.weight.dtype)
+        validate.features(x, self.d, self.weight.dtype)
         mu = x.mean(dim=-1, keepdim=True)  # (..., 1)
         centred = x - mu  # (..., d)
         std = torch.sqrt(centred.pow(2).mean(dim=-1, keepdim=True) + self.eps)  # (..., 1)
@@ -97,6 +84,6 @@ class FeedForward(nn.Module):
         self.hook_hidden = HookPoint()
 
     def forward(self, x):  # x: (..., d_model)
-        check_features(x, self.linear1.in_features, self.linear1.weight.dtype)
+        validate.features(x, self.linear1.in_features, self.linear1.weight.dtype)
         h = self.hook_hidden(_ACTIVATIONS[self.activation](self.linear1(x)))  # (..., d_ff)
         return self.linear2(h)  # (..., d_model)

@@ -17,13 +17,12 @@ part of every step is one matmul over the whole sequence; each step then needs o
 fused matmul for the recurrent part.
 """
 
-import math
-
 import torch
 from torch import nn
 
 from llmxai import validate
 from llmxai.hooks import HookPoint
+from llmxai.nn.rnn import init_uniform, time_major
 
 
 def lstm_step(gx, h, c, w_hh_t):
@@ -128,39 +127,6 @@ class _Recurrence(torch.autograd.Function):
         return dz, dw_hh, dh, dc, None, None
 
 
-def check_lengths(lengths, B, T, name="lengths"):
-    """Check ``lengths (B,)`` integer with values in ``[1, T]``."""
-    validate.tensor(lengths, name, ndim=1, floating=False)
-    validate.same_size(B, lengths.shape[0], f"{name}: batch size")
-    if int(lengths.min()) < 1 or int(lengths.max()) > T:
-        raise ValueError(f"{name}: expected values in [1, {T}] (no empty sequences), got {lengths.tolist()}")
-    return lengths
-
-
-def check_dtype(x, param, name):
-    """Check ``x`` has the dtype of the module parameter ``param`` (no silent mixing of float32 and float64)."""
-    if x.dtype != param.dtype:
-        raise TypeError(f"{name}: expected dtype {param.dtype} (the module's parameters), got {x.dtype}")
-    return x
-
-
-def time_major(layer, x):
-    """Check a recurrent layer's input ``x`` (3-D, its input size and dtype, T, B >= 1); return it as ``(T, B, in)``."""
-    validate.tensor(x, "x", ndim=3, floating=True)
-    validate.same_size(layer.input_size, x.shape[2], "x: input size (last dimension)")
-    check_dtype(x, layer.weight_ih_l0, "x")
-    xs = x.transpose(0, 1) if layer.batch_first else x  # (T, B, in)
-    if xs.shape[0] == 0 or xs.shape[1] == 0:
-        raise ValueError(f"x: expected at least one time step and one sequence, got shape {tuple(x.shape)}")
-    return xs
-
-
-def init_uniform(shape, H):
-    """A parameter drawn from U(-1/sqrt(H), 1/sqrt(H)), torch's initialisation for recurrent layers."""
-    bound = 1.0 / math.sqrt(H)
-    return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
-
-
 class LSTMCell(nn.Module):
     """One LSTM step like :class:`torch.nn.LSTMCell`: ``forward(x (B, in), (h, c)) -> (h, c)``."""
 
@@ -176,7 +142,7 @@ class LSTMCell(nn.Module):
     def forward(self, x, hx=None):
         validate.tensor(x, "x", ndim=2, floating=True)
         validate.same_size(self.input_size, x.shape[1], "x: input size")
-        check_dtype(x, self.weight_ih, "x")
+        validate.same_dtype(x, self.weight_ih, "x")
         B, H = x.shape[0], self.hidden_size
         if hx is None:
             h = c = x.new_zeros(B, H)
@@ -186,7 +152,7 @@ class LSTMCell(nn.Module):
             h, c = hx
             for name, t in (("h", h), ("c", c)):
                 validate.tensor(t, name, ndim=2, floating=True)
-                check_dtype(t, self.weight_ih, name)
+                validate.same_dtype(t, self.weight_ih, name)
                 if tuple(t.shape) != (B, H):
                     raise ValueError(f"{name}: expected shape {(B, H)}, got {tuple(t.shape)}")
         gx = torch.addmm(self.bias_ih + self.bias_hh, x, self.weight_ih.t())  # (B, 4H)
@@ -225,12 +191,12 @@ class LSTM(nn.Module):
 
     def __init__(self, input_size, hidden_size, num_layers=1, batch_first=False, bidirectional=False, fused=True):
         super().__init__()
-        self.fused = bool(fused)
+        self.fused = validate.flag(fused, "fused")
         self.input_size = validate.positive_int(input_size, "input_size")
         self.hidden_size = H = validate.positive_int(hidden_size, "hidden_size")
         self.num_layers = validate.positive_int(num_layers, "num_layers")
-        self.batch_first = bool(batch_first)
-        self.bidirectional = bool(bidirectional)
+        self.batch_first = validate.flag(batch_first, "batch_first")
+        self.bidirectional = validate.flag(bidirectional, "bidirectional")
         self.n_dir = 2 if bidirectional else 1
         for k in range(num_layers):
             d_in = input_size if k == 0 else H * self.n_dir
@@ -257,7 +223,7 @@ class LSTM(nn.Module):
             h0, c0 = self._check_state(hx, L, B, xs.dtype)
         keep = None
         if lengths is not None:
-            check_lengths(lengths, B, T)
+            validate.lengths(lengths, B, T)
             steps = torch.arange(T, device=xs.device)
             keep = (steps[:, None] < lengths.to(xs.device)[None, :])[..., None]  # (T, B, 1)
         h_n, c_n, layer_in = [], [], xs
@@ -299,7 +265,7 @@ class LSTM(nn.Module):
             raise TypeError(f"hx: expected a pair (h_0, c_0), got {type(hx).__name__}")
         for name, t in zip(("h_0", "c_0"), hx):
             validate.tensor(t, name, ndim=3, floating=True)
-            check_dtype(t, self.weight_ih_l0, name)
+            validate.same_dtype(t, self.weight_ih_l0, name)
             if tuple(t.shape) != (L, B, self.hidden_size):
                 raise ValueError(
                     f"{name}: expected shape (num_layers * num_directions, B, H) = {(L, B, self.hidden_size)}, "
@@ -314,7 +280,8 @@ class LSTM(nn.Module):
             raise TypeError(f"module: expected torch.nn.LSTM, got {type(module).__name__}")
         if not module.bias or module.proj_size or module.dropout:
             raise ValueError("module: expected an nn.LSTM with bias=True, proj_size=0 and dropout=0")
-        ours = cls(module.input_size, module.hidden_size, module.num_layers, module.batch_first, module.bidirectional)
+        ours = cls(module.input_size, module.hidden_size, module.num_layers, bool(module.batch_first),
+                   bool(module.bidirectional))
         ours = ours.to(module.weight_ih_l0.device, module.weight_ih_l0.dtype)
         ours.load_state_dict(module.state_dict())
         return ours

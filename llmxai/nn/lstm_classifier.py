@@ -19,18 +19,7 @@ from llmxai import validate
 from llmxai.hooks import HookPoint
 from llmxai.nn.attention import masked_softmax
 from llmxai.nn.embedding import Embedding
-from llmxai.nn.lstm import LSTM, check_dtype, check_lengths
-
-
-def check_embedded(E, d_model, lengths=None):
-    """Check ``E (B, T, d_model)`` (floating, finite, ``T >= 1``) and optional ``lengths (B,)`` in ``[1, T]``."""
-    validate.tensor(E, "E", ndim=3, floating=True)
-    validate.same_size(d_model, E.shape[2], "E: embedding size (last dimension)")
-    if E.shape[0] == 0 or E.shape[1] == 0:
-        raise ValueError(f"E: expected at least one sequence and one token, got shape {tuple(E.shape)}")
-    if lengths is not None:
-        check_lengths(lengths, E.shape[0], E.shape[1])
-    return E
+from llmxai.nn.lstm import LSTM
 
 
 class LSTMAttentionClassifier(nn.Module):
@@ -45,7 +34,7 @@ class LSTMAttentionClassifier(nn.Module):
         super().__init__()
         for name, v in (("vocab_size", vocab_size), ("n_classes", n_classes), ("d_emb", d_emb), ("d_hidden", d_hidden)):
             validate.positive_int(v, name)
-        d_out = d_hidden * (2 if bidirectional else 1)
+        d_out = d_hidden * (2 if validate.flag(bidirectional, "bidirectional") else 1)
         d_attn = d_out if d_attn is None else validate.positive_int(d_attn, "d_attn")
         self.vocab_size, self.n_classes, self.d_emb = vocab_size, n_classes, d_emb
         self.embedding = Embedding(vocab_size, d_emb, padding_idx=0)
@@ -63,8 +52,7 @@ class LSTMAttentionClassifier(nn.Module):
         return self.hook_embed(self.embedding(ids))  # (B, T, d_emb)
 
     def forward_embedded(self, E, lengths=None):
-        check_embedded(E, self.d_emb, lengths)
-        check_dtype(E, self.embedding.weight, "E")
+        validate.embedded(E, self.d_emb, self.embedding.weight, lengths)
         Hs, _ = self.lstm(E, lengths=lengths)  # (B, T, d_out)
         scores = self.attn_score(torch.tanh(self.attn_proj(Hs))).squeeze(-1)  # (B, T)
         if lengths is not None:

@@ -5,13 +5,30 @@ doi:10.1207/s15516709cog1402_1), with the bias split in two (``b = b_ih + b_hh``
 parameter names of :class:`torch.nn.RNN`, so weights copy over unchanged.
 """
 
+import math
 
 import torch
 from torch import nn
 
 from llmxai import validate
 from llmxai.hooks import HookPoint
-from llmxai.nn.lstm import check_dtype, init_uniform, time_major
+
+
+def init_uniform(shape, H):
+    """A parameter drawn from U(-1/sqrt(H), 1/sqrt(H)), torch's initialisation for recurrent layers."""
+    bound = 1.0 / math.sqrt(H)
+    return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+
+
+def time_major(layer, x):
+    """Check a recurrent layer's input ``x`` (3-D, its input size and dtype, T, B >= 1); return it as ``(T, B, in)``."""
+    validate.tensor(x, "x", ndim=3, floating=True)
+    validate.same_size(layer.input_size, x.shape[2], "x: input size (last dimension)")
+    validate.same_dtype(x, layer.weight_ih_l0, "x")
+    xs = x.transpose(0, 1) if layer.batch_first else x  # (T, B, in)
+    if xs.shape[0] == 0 or xs.shape[1] == 0:
+        raise ValueError(f"x: expected at least one time step and one sequence, got shape {tuple(x.shape)}")
+    return xs
 
 
 def rnn_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -34,11 +51,11 @@ class RNNCell(nn.Module):
     def forward(self, x, h=None):
         validate.tensor(x, "x", ndim=2, floating=True)
         validate.same_size(self.input_size, x.shape[1], "x: input size")
-        check_dtype(x, self.weight_ih, "x")
+        validate.same_dtype(x, self.weight_ih, "x")
         if h is None:
             h = x.new_zeros(x.shape[0], self.hidden_size)
         validate.tensor(h, "h", ndim=2, floating=True)
-        check_dtype(h, self.weight_ih, "h")
+        validate.same_dtype(h, self.weight_ih, "h")
         if tuple(h.shape) != (x.shape[0], self.hidden_size):
             raise ValueError(f"h: expected shape {(x.shape[0], self.hidden_size)}, got {tuple(h.shape)}")
         return rnn_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
@@ -65,7 +82,7 @@ class RNN(nn.Module):
         super().__init__()
         self.input_size = validate.positive_int(input_size, "input_size")
         self.hidden_size = H = validate.positive_int(hidden_size, "hidden_size")
-        self.batch_first = bool(batch_first)
+        self.batch_first = validate.flag(batch_first, "batch_first")
         self.weight_ih_l0 = init_uniform((H, input_size), H)  # (H, in)
         self.weight_hh_l0 = init_uniform((H, H), H)  # (H, H)
         self.bias_ih_l0 = init_uniform((H,), H)
@@ -79,7 +96,7 @@ class RNN(nn.Module):
             h = xs.new_zeros(B, self.hidden_size)
         else:
             validate.tensor(h_0, "h_0", ndim=3, floating=True)
-            check_dtype(h_0, self.weight_ih_l0, "h_0")
+            validate.same_dtype(h_0, self.weight_ih_l0, "h_0")
             if tuple(h_0.shape) != (1, B, self.hidden_size):
                 raise ValueError(f"h_0: expected shape {(1, B, self.hidden_size)}, got {tuple(h_0.shape)}")
             h = h_0[0]
@@ -99,7 +116,7 @@ class RNN(nn.Module):
             raise TypeError(f"module: expected torch.nn.RNN, got {type(module).__name__}")
         if module.num_layers != 1 or module.bidirectional or module.nonlinearity != "tanh" or not module.bias:
             raise ValueError("module: expected nn.RNN with num_layers=1, bidirectional=False, tanh, bias=True")
-        ours = cls(module.input_size, module.hidden_size, module.batch_first)
+        ours = cls(module.input_size, module.hidden_size, bool(module.batch_first))
         ours = ours.to(module.weight_ih_l0.device, module.weight_ih_l0.dtype)
         ours.load_state_dict(module.state_dict())
         return ours

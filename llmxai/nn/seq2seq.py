@@ -20,7 +20,7 @@ from llmxai import validate
 from llmxai.hooks import HookPoint
 from llmxai.nn.additive import AdditiveAttention
 from llmxai.nn.embedding import Embedding
-from llmxai.nn.lstm import LSTM, LSTMCell, check_lengths
+from llmxai.nn.lstm import LSTM, LSTMCell
 
 
 class Seq2Seq(nn.Module):
@@ -42,7 +42,7 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"pad_id: expected an id in both vocabularies, [0, {min(src_vocab, tgt_vocab)}), "
                              f"got {pad_id}")
         self.src_vocab, self.tgt_vocab, self.pad_id = src_vocab, tgt_vocab, pad_id
-        n_dir = 2 if bidirectional else 1
+        n_dir = 2 if validate.flag(bidirectional, "bidirectional") else 1
         d_enc = n_dir * d_hidden
         self.src_embed = Embedding(src_vocab, d_emb, padding_idx=pad_id)
         self.tgt_embed = Embedding(tgt_vocab, d_emb, padding_idx=pad_id)
@@ -58,7 +58,7 @@ class Seq2Seq(nn.Module):
         validate.token_ids(src, "src", self.src_vocab)
         B, T = src.shape
         if src_lengths is not None:
-            check_lengths(src_lengths, B, T, "src_lengths")
+            validate.lengths(src_lengths, B, T, "src_lengths")
         enc, (h_n, _) = self.encoder(self.src_embed(src), lengths=src_lengths)  # (B, T_src, d_enc)
         last = torch.cat(list(h_n[-self.encoder.n_dir:]), dim=-1)  # (B, d_enc)
         s = torch.tanh(self.bridge(last))  # (B, d_hidden)

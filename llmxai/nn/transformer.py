@@ -13,7 +13,7 @@ from torch import nn
 from llmxai import validate
 from llmxai.hooks import HookPoint
 from llmxai.nn.attention import masked_softmax
-from llmxai.nn.layers import FeedForward, LayerNorm, check_features
+from llmxai.nn.layers import FeedForward, LayerNorm
 from llmxai.nn.mha import MultiHeadAttention
 
 
@@ -23,11 +23,7 @@ def _checked_lengths(E, lengths):
     B, T = E.shape[:2]
     if lengths is None:
         return torch.full((B,), T, device=E.device)
-    validate.tensor(lengths, "lengths", ndim=1, floating=False)
-    validate.same_size(B, lengths.shape[0], "lengths: batch size B of E")
-    if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > T):
-        raise ValueError(f"lengths: expected values in [1, {T}] (at least one real token), got {lengths.tolist()}")
-    return lengths
+    return validate.lengths(lengths, B, T)
 
 
 class TransformerBlock(nn.Module):
@@ -41,6 +37,7 @@ class TransformerBlock(nn.Module):
 
     def __init__(self, d_model, n_heads, d_ff, activation="relu", mlp=True, eps=1e-5):
         super().__init__()
+        validate.flag(mlp, "mlp")
         # Modules are assigned in forward order so that hook_names() lists them that way.
         self.hook_resid_pre = HookPoint()
         self.ln1 = LayerNorm(d_model, eps)
@@ -94,7 +91,7 @@ class _Stack(nn.Module):
 
     def __init__(self, vocab_size, d_model, n_heads, n_layers, d_ff, max_len, activation, mlp):
         super().__init__()
-        for name, v in (("vocab_size", vocab_size), ("n_layers", n_layers), ("max_len", max_len)):
+        for name, v in (("vocab_size", vocab_size), ("d_model", d_model), ("n_layers", n_layers), ("max_len", max_len)):
             validate.positive_int(v, name)
         self.vocab_size, self.d_model, self.max_len = vocab_size, d_model, max_len
         self.tok_embed = nn.Embedding(vocab_size, d_model)
@@ -116,7 +113,7 @@ class _Stack(nn.Module):
 
     def _run(self, E, key_padding_mask=None, is_causal=False):
         validate.tensor(E, "E", ndim=3, floating=True)
-        check_features(E, self.d_model, self.ln_f.weight.dtype, "E")
+        validate.features(E, self.d_model, self.ln_f.weight.dtype, "E")
         self._check_length(E.shape[1])
         x = E + self.pos_embed.weight[: E.shape[1]]  # (B, T, d_model)
         for block in self.blocks:
@@ -151,12 +148,13 @@ class TransformerClassifier(_Stack):
 
     @staticmethod
     def lengths(ids):
-        """Number of real tokens per row, checking that padding (id 0) comes only at the end."""
-        real = ids != 0  # (B, T)
-        lengths = real.sum(dim=1)  # (B,)
-        if not torch.equal(real, torch.arange(ids.shape[1], device=ids.device) < lengths[:, None]):
-            raise ValueError("ids: expected padding id 0 only after the real tokens of each row")
-        return lengths
+        """Number of real tokens per row, checking that padding (id 0) comes only at the end.
+
+        Part of the model contract: a model whose forward reads lengths off the padding
+        exposes them, so that perturbation methods can replace tokens (even by the padding
+        id) without shortening the sequence.
+        """
+        return validate.padded_lengths(ids)
 
     def forward_embedded(self, E, lengths=None):
         """Logits from token embeddings ``E (B, T, d_model)`` and optional ``lengths (B,)``."""
@@ -199,8 +197,7 @@ class GPT(_Stack):
         """
         validate.token_ids(ids, "ids", self.vocab_size)
         validate.positive_int(max_new_tokens, "max_new_tokens", minimum=0)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
-            raise ValueError(f"temperature: expected a number >= 0, got {temperature!r}")
+        temperature = validate.number(temperature, "temperature", minimum=0)
         if top_k is not None:
             validate.positive_int(top_k, "top_k")
             top_k = min(top_k, self.vocab_size)
@@ -260,7 +257,9 @@ class GPTClassifier(_Stack):
     def forward(self, ids, lengths=None):
         """Logits ``(B, n_classes)`` for ids ``(B, T)``; lengths default to the non-padding count."""
         E = self.embed(ids)
-        return self.forward_embedded(E, TransformerClassifier.lengths(ids) if lengths is None else lengths)
+        return self.forward_embedded(E, self.lengths(ids) if lengths is None else lengths)
+
+    lengths = staticmethod(TransformerClassifier.lengths)
 
     def forward_embedded(self, E, lengths=None):
         """Logits from token embeddings ``E (B, T, d_model)`` and optional ``lengths (B,)`` (default T)."""

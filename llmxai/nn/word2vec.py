@@ -18,7 +18,6 @@ from torch import nn
 from llmxai import validate
 from llmxai.hooks import HookPoint
 from llmxai.nn.embedding import Embedding
-from llmxai.nn.lstm import check_dtype
 
 
 def cbow_windows(ids, window=2, padding_idx=0):
@@ -67,9 +66,7 @@ class CBOW(nn.Module):
 
     def forward_embedded(self, E, real=None):
         """Logits from context embeddings ``E (B, 2w, d_model)``; ``real (B, 2w)`` bool marks non-padding."""
-        validate.tensor(E, "E", ndim=3, floating=True)
-        validate.same_size(self.d_model, E.shape[2], "E: embedding size (last dimension)")
-        check_dtype(E, self.embedding.weight, "E")
+        validate.embedded(E, self.d_model, self.embedding.weight)
         if real is None:
             real = torch.ones(E.shape[:2], dtype=torch.bool, device=E.device)
         if not isinstance(real, torch.Tensor):

@@ -3,6 +3,9 @@
 import matplotlib.pyplot as plt
 import torch
 
+from llmxai import validate
+from llmxai.viz import _checks
+
 
 def perturbation_curves(curves, *, ax=None, title=None, xlabel=None, ylabel="score",
                         band=True):
@@ -13,8 +16,12 @@ def perturbation_curves(curves, *, ax=None, title=None, xlabel=None, ylabel="sco
     more than one sample. The legend gives each method's mean area under the curve. ``xlabel`` defaults
     to "fraction of features removed" (or "inserted", after the first curve's ``kind``).
     """
-    if not isinstance(curves, dict) or not curves:
+    if not isinstance(curves, dict):
         raise TypeError(f"curves: expected a non-empty dict {{label: Curve}}, got {type(curves).__name__}")
+    if not curves:
+        raise ValueError("curves: expected a non-empty dict {label: Curve}, got an empty dict")
+    _checks.axes(ax)
+    validate.flag(band, "band")
     for label, c in curves.items():
         if not all(isinstance(getattr(c, a, None), torch.Tensor) for a in ("fractions", "scores", "auc")):
             raise TypeError(f"curves[{label!r}]: expected a Curve with fractions, scores and auc, got {type(c).__name__}")

@@ -2,7 +2,9 @@
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
+
+from llmxai import validate
+from llmxai.viz import _checks
 
 
 def heatmap(matrix, xlabels=None, ylabels=None, *, ax=None, title=None, xlabel=None, ylabel=None,
@@ -10,19 +12,27 @@ def heatmap(matrix, xlabels=None, ylabels=None, *, ax=None, title=None, xlabel=N
     """Draw a 2-D array as a heatmap; return the matplotlib ``Axes``.
 
     ``center`` (e.g. 0 for signed relevance) makes the colour scale symmetric around it.
-    ``annotate`` writes each value in its cell (for small matrices).
+    ``annotate`` writes each value in its cell (for small matrices). NaN cells are left blank.
     """
-    m = matrix.detach().cpu().numpy() if isinstance(matrix, torch.Tensor) else np.asarray(matrix)
-    if m.ndim != 2:
-        raise ValueError(f"matrix: expected a 2-D array, got shape {m.shape}")
+    m = _checks.array(matrix, "matrix", ndim=2)
+    _checks.axes(ax)
+    _checks.cmap(cmap)
+    _checks.fmt(fmt)
+    center = _checks.center(center)
+    validate.flag(annotate, "annotate")
+    for what, value in (("title", title), ("xlabel", xlabel), ("ylabel", ylabel), ("colorbar_label", colorbar_label)):
+        _checks.text(value, what)
     for labels, n, what in ((xlabels, m.shape[1], "xlabels"), (ylabels, m.shape[0], "ylabels")):
+        if labels is not None and (isinstance(labels, str) or not hasattr(labels, "__len__")):
+            raise TypeError(f"{what}: expected a list of {n} labels, got {type(labels).__name__}")
         if labels is not None and len(labels) != n:
             raise ValueError(f"{what}: expected {n} labels, got {len(labels)}")
     if ax is None:
         _, ax = plt.subplots(figsize=(0.5 * m.shape[1] + 2.5, 0.45 * m.shape[0] + 1.5))
     kwargs = {}
     if center is not None:
-        span = float(np.abs(m - center).max()) or 1.0
+        span = float(np.nanmax(np.abs(m - center))) if np.isfinite(m).any() else 1.0
+        span = span if np.isfinite(span) and span > 0 else 1.0
         kwargs = dict(vmin=center - span, vmax=center + span)
     im = ax.imshow(m, cmap=cmap, aspect="auto", **kwargs)
     cbar = ax.figure.colorbar(im, ax=ax)

@@ -2,7 +2,9 @@
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
+
+from llmxai import validate
+from llmxai.viz import _checks
 
 
 def labelled_scatter(points, labels, groups=None, *, ax=None, title=None, xlabel=None, ylabel=None,
@@ -13,11 +15,16 @@ def labelled_scatter(points, labels, groups=None, *, ax=None, title=None, xlabel
     in ``group_order`` if given (else in order of first appearance). With ``group_order`` a
     group's colour depends only on its place in that order, so several plots agree.
     """
-    p = points.detach().cpu().numpy() if isinstance(points, torch.Tensor) else np.asarray(points, dtype=float)
-    if p.ndim != 2 or p.shape[1] != 2:
+    p = _checks.array(points, "points", ndim=2)
+    if p.shape[1] != 2:
         raise ValueError(f"points: expected an array of shape (n, 2), got shape {p.shape}")
     if not np.isfinite(p).all():
         raise ValueError("points: expected finite coordinates, got NaN or infinity")
+    for what, value in (("labels", labels), ("groups", groups), ("group_order", group_order)):
+        if value is not None and not hasattr(value, "__iter__"):
+            raise TypeError(f"{what}: expected a list (or a str of one-letter names), got {type(value).__name__}")
+    _checks.axes(ax)
+    validate.number(fontsize, "fontsize", above=0)
     labels = [str(t) for t in labels]
     if len(labels) != p.shape[0]:
         raise ValueError(f"labels: expected {p.shape[0]} labels, got {len(labels)}")

@@ -10,6 +10,9 @@ import html
 import numpy as np
 import torch
 
+from llmxai import validate
+from llmxai.viz import _checks
+
 POSITIVE = (214, 39, 40)
 NEGATIVE = (31, 119, 180)
 
@@ -44,14 +47,21 @@ def highlight_tokens(tokens, scores, *, max_abs=None, title=None, fmt="{:+.3f}")
     """
     if isinstance(tokens, str) or not hasattr(tokens, "__len__"):
         raise TypeError(f"tokens: expected a list of strings, got {type(tokens).__name__}")
-    s = scores.detach().cpu().double().numpy() if isinstance(scores, torch.Tensor) else np.asarray(scores, float)
+    if isinstance(scores, torch.Tensor) and scores.is_complex():
+        raise TypeError(f"scores: expected real numbers, got a tensor of dtype {scores.dtype}")
+    try:
+        s = scores.detach().cpu().double().numpy() if isinstance(scores, torch.Tensor) else np.asarray(scores, float)
+    except (TypeError, ValueError):
+        raise TypeError(f"scores: expected one number per token, got {type(scores).__name__}") from None
+    _checks.fmt(fmt)
+    _checks.text(title, "title")
+    if max_abs is not None:
+        max_abs = validate.number(max_abs, "max_abs", minimum=0)
     if s.ndim != 1 or len(s) != len(tokens):
         raise ValueError(f"scores: expected a 1-D array of {len(tokens)} scores (one per token), got shape {s.shape}")
     if not np.isfinite(s).all():
         raise ValueError("scores: expected finite values, got NaN or infinity")
     scale = float(np.abs(s).max()) if max_abs is None and len(s) else float(max_abs or 0.0)
-    if scale < 0:
-        raise ValueError(f"max_abs: expected a number >= 0, got {max_abs}")
     spans = []
     for token, score in zip(tokens, s):
         spans.append(

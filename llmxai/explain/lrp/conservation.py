@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 import torch
 
+from llmxai import validate
+
 
 @dataclass
 class Conservation:
@@ -43,5 +45,6 @@ def conservation(relevances):
             raise TypeError(f"relevances[{name!r}]: expected a (B, ...) tensor, got {type(R).__name__}")
         if R.shape[0] != tensors[0].shape[0]:
             raise ValueError(f"relevances[{name!r}]: expected batch size {tensors[0].shape[0]}, got {R.shape[0]}")
+        validate.tensor(R, f"relevances[{name!r}]", floating=True)
     sums = torch.stack([R.detach().reshape(R.shape[0], -1).sum(1) for R in tensors])  # (L, B)
     return Conservation(names, sums, sums[:-1] - sums[1:], sums[0] - sums[-1])

@@ -92,7 +92,7 @@ def switches(model, attention):
 
 
 def lrp(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_map=None, return_layers=False,
-        attention="cp", **forward_kwargs):
+        attention="cp", *, _caller=None, **forward_kwargs):
     """Layer-wise relevance propagation as one modified backward pass.
 
     Bach et al. 2015, PLoS ONE, DOI 10.1371/journal.pone.0130140; rules as in Montavon et al. 2019.
@@ -110,15 +110,14 @@ def lrp(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25, rule_ma
     ordered from the output down. Rules ZBox and Flat only on a layer fed by ``inputs``.
     ``forward_kwargs`` (e.g. ``lengths``) go to the model's forward.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    validate.module(model)
     validate.choice(attention, "attention", ("cp", "attnlrp"))
     if not isinstance(return_layers, bool):
         raise TypeError(f"return_layers: expected a bool, got {type(return_layers).__name__}")
-    if not float(epsilon) >= 0 or not float(gamma) >= 0:
-        raise ValueError(f"epsilon, gamma: expected numbers >= 0, got {epsilon!r}, {gamma!r}")
+    epsilon = validate.number(epsilon, "epsilon", minimum=0)
+    gamma = validate.number(gamma, "gamma", minimum=0)
     with eval_mode(model):
-        p = Prepared(model, inputs, forward_kwargs)
+        p = Prepared(model, inputs, forward_kwargs, _caller or lrp)
         plan = layer_plan(model, rule, epsilon, gamma, rule_map)
         x = p.x.detach().requires_grad_(True)
         sink, layers, order = [], {}, []

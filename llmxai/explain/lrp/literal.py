@@ -29,6 +29,9 @@ def linear_relevance(a, weight, bias, R, rule, low=None, high=None, real=None):
     validate.tensor(R, "R", ndim=2, floating=True)
     validate.same_size(weight.shape[1], a.shape[1], "a: input features of weight (out, in)")
     validate.same_size((a.shape[0], weight.shape[0]), tuple(R.shape), "R: shape (N, out)")
+    if bias is not None:
+        validate.tensor(bias, "bias", ndim=1, floating=True)
+        validate.same_size(weight.shape[0], bias.shape[0], "bias: size (out,) of weight (out, in)")
     if not isinstance(rule, Rule):
         raise TypeError(f"rule: expected a Rule object (Epsilon(), Gamma(), ...), got {rule!r}")
     W = weight.T[None]  # (1, in, out)
@@ -68,6 +71,21 @@ def _as_2d(module, a):
     return a, dict(kernel_size=two(k), stride=two(s), padding=two(p), dilation=two(d))
 
 
+def _check_layer(module, kinds, a, R):
+    if not isinstance(module, kinds):
+        raise TypeError(f"module: expected one of {[k.__name__ for k in kinds]}, got {type(module).__name__}")
+    validate.tensor(a, "a", floating=True)
+    validate.tensor(R, "R", floating=True)
+    one_d = isinstance(module, (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d))
+    if a.dim() != (3 if one_d else 4):
+        raise ValueError(f"a: expected a {'(N, C, L)' if one_d else '(N, C, H, W)'} input of {type(module).__name__}, "
+                         f"got shape {tuple(a.shape)}")
+    with torch.no_grad():
+        out_shape = module(a).shape
+    if tuple(R.shape) != tuple(out_shape):
+        raise ValueError(f"R: expected the shape of the layer's output {tuple(out_shape)}, got {tuple(R.shape)}")
+
+
 def _check_window(module):
     if isinstance(module, (nn.Conv1d, nn.Conv2d)):
         if module.groups != 1 or module.padding_mode != "zeros" or isinstance(module.padding, str):
@@ -79,6 +97,7 @@ def _check_window(module):
 
 def conv_relevance(module, a, R, rule, low=None, high=None):
     """The linear rule on every patch of unfold(a) (im2col), folded back: Conv1d and Conv2d."""
+    _check_layer(module, (nn.Conv1d, nn.Conv2d), a, R)
     _check_window(module)
     a4, kw = _as_2d(module, a)
     N, size = a.shape[0], a4.shape[-2:]
@@ -101,6 +120,8 @@ def conv_relevance(module, a, R, rule, low=None, high=None):
 
 def pool_relevance(module, a, R, epsilon):
     """Max pooling: winner takes all; average pooling: the z-rule with z_ij = a_i / k and epsilon."""
+    _check_layer(module, (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d), a, R)
+    epsilon = validate.number(epsilon, "epsilon", minimum=0)
     _check_window(module)
     a4, kw = _as_2d(module, a)
     N, C, size = a.shape[0], a.shape[1], a4.shape[-2:]
@@ -132,12 +153,15 @@ def lrp_literal(model, inputs, target, rule="epsilon", epsilon=1e-6, gamma=0.25,
     activations, max/average pooling, Flatten and Dropout (reshapes between layers
     pass relevance unchanged); used to teach the rules and to check the fast pass.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    validate.module(model)
+    if not isinstance(return_layers, bool):
+        raise TypeError(f"return_layers: expected a bool, got {type(return_layers).__name__}")
+    epsilon = validate.number(epsilon, "epsilon", minimum=0)
+    gamma = validate.number(gamma, "gamma", minimum=0)
     check_rule_map(rule_map, model)
     default = make_rule(rule, epsilon, gamma)
     with eval_mode(model):
-        p = Prepared(model, inputs, forward_kwargs)
+        p = Prepared(model, inputs, forward_kwargs, lrp_literal)
         x = p.x
         calls = []
         hooks = [m.register_forward_hook(lambda m, args, out, n=n: calls.append((n, m, args[0].detach(), out.detach())))

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from llmxai import validate
+from llmxai.explain._inputs import usable
 from llmxai.explain.lrp._autograd import Tap, Through, pass_relevance
 from llmxai.explain.lrp.literal import linear_relevance
 from llmxai.explain.lrp.rules import Epsilon, safe_divide, stabilize, stable_ratio
@@ -42,22 +43,23 @@ def _layers(lstm):
 
 
 def _check(lstm, x, R_out, epsilon=0.0, lengths=None):
+    if not is_lstm(lstm):
+        raise TypeError(f"lstm: expected an LSTM with torch's parameter names (weight_ih_l0, ...), "
+                        f"got {type(lstm).__name__}")
     validate.tensor(x, "x", ndim=3, floating=True)
-    if not float(epsilon) >= 0:
-        raise ValueError(f"epsilon: expected a number >= 0, got {epsilon!r}")
+    validate.number(epsilon, "epsilon", minimum=0)
     layers = _layers(lstm)
+    validate.same_dtype(x, layers[0][0][0], "x")
     H = layers[0][0][1].shape[1]
     validate.same_size(layers[0][0][0].shape[1], x.shape[2], "x: input features of the LSTM")
     if R_out is not None:
         validate.tensor(R_out, "R_out", ndim=3, floating=True)
+        validate.same_dtype(R_out, x, "R_out")
         validate.same_size((x.shape[0], x.shape[1], H * len(layers[-1])), tuple(R_out.shape),
                            "R_out: shape (B, T, directions * H)")
     keep = None
     if lengths is not None:
-        validate.tensor(lengths, "lengths", ndim=1, floating=False)
-        validate.same_size(x.shape[0], lengths.shape[0], "lengths: batch size")
-        if int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]:
-            raise ValueError(f"lengths: expected values in [1, {x.shape[1]}], got {lengths.tolist()}")
+        validate.lengths(lengths, x.shape[0], x.shape[1])
         steps = torch.arange(x.shape[1], device=x.device)
         keep = steps[None, :, None] < lengths.to(x.device)[:, None, None]  # (B, T, 1)
     return layers, H, keep
@@ -152,8 +154,8 @@ def fast_forward(lstm, x, epsilon=1e-6, lengths=None, all_layers=False):
 def lstm_lrp(lstm, x, R_out, epsilon=1e-6, lengths=None):
     """Same as :func:`lstm_lrp_literal`, as one backward pass: R_x = x * grad(sum(out * stop(R_out / out)))."""
     _check(lstm, x, R_out, epsilon, lengths)
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
+    with torch.inference_mode(False), torch.enable_grad():
+        x, R_out = usable(x).detach().requires_grad_(True), usable(R_out)
         out = fast_forward(lstm, x, epsilon, lengths)
         (g,) = torch.autograd.grad(out, x, safe_divide(R_out, out.detach()))
     return x.detach() * g

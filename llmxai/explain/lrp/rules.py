@@ -17,6 +17,8 @@ from typing import Callable, Optional
 
 import torch
 
+from llmxai import validate
+
 
 def identity(t):
     return t
@@ -73,7 +75,7 @@ class Rule:
 
     def __init__(self, terms, epsilon=0.0):
         self.terms = tuple(terms)
-        self.epsilon = float(epsilon)
+        self.epsilon = validate.number(epsilon, "epsilon", minimum=0)
 
     @property
     def plain(self):
@@ -103,8 +105,6 @@ class Epsilon(Rule):
     name = "epsilon"
 
     def __init__(self, epsilon=1e-6):
-        if not float(epsilon) >= 0:
-            raise ValueError(f"epsilon: expected a number >= 0, got {epsilon!r}")
         super().__init__([Term(1.0, (Part(),))], epsilon=epsilon)
 
 
@@ -114,9 +114,7 @@ class Gamma(Rule):
     name = "gamma"
 
     def __init__(self, gamma=0.25, epsilon=1e-9):
-        if not float(gamma) >= 0:
-            raise ValueError(f"gamma: expected a number >= 0, got {gamma!r}")
-        self.gamma = float(gamma)
+        self.gamma = validate.number(gamma, "gamma", minimum=0)
         g = self.gamma
         bump = lambda w: w + g * w.clamp(min=0)  # noqa: E731
         super().__init__([Term(1.0, (Part(identity, bump),), bias=bump)], epsilon=epsilon)
@@ -135,7 +133,7 @@ class AlphaBeta(Rule):
     name = "alpha_beta"
 
     def __init__(self, alpha=2.0, beta=1.0, epsilon=1e-9):
-        alpha, beta = float(alpha), float(beta)
+        alpha, beta = validate.number(alpha, "alpha"), validate.number(beta, "beta")
         if alpha - beta != 1 or beta < 0:
             raise ValueError(f"alpha, beta: expected alpha - beta = 1 and beta >= 0, got {alpha}, {beta}")
         self.alpha, self.beta = alpha, beta
@@ -171,6 +169,11 @@ class ZBox(Rule):
     name = "zbox"
 
     def __init__(self, low, high, epsilon=1e-9):
+        for name, bound in (("low", low), ("high", high)):
+            if isinstance(bound, torch.Tensor) and bound.dim():
+                validate.tensor(bound, name, floating=True)
+            else:
+                validate.number(bound, name)
         self.low, self.high = low, high
         lo = lambda a: -torch.as_tensor(low, dtype=a.dtype, device=a.device).expand_as(a)  # noqa: E731
         hi = lambda a: -torch.as_tensor(high, dtype=a.dtype, device=a.device).expand_as(a)  # noqa: E731

@@ -22,6 +22,7 @@ from llmxai import validate
 from llmxai.explain.lrp._autograd import Half, pass_relevance
 from llmxai.explain.lrp.rules import safe_divide, stabilize
 from llmxai.hooks import HookPoint
+from llmxai.nn.attention import masked_softmax
 
 PRODUCT_HOOKS = ("hook_q", "hook_k", "hook_v", "hook_pattern")
 
@@ -79,20 +80,25 @@ def activation_hooks(model, stack):
         stack.callback(m.hook_hidden.register_forward_hook(identity).remove)
 
 
-def cp_lrp(model, inputs, target, epsilon=1e-6, rule_map=None, return_layers=False, **forward_kwargs):
-    """CP-LRP (Ali et al. 2022): :func:`lrp` with attention weights and LayerNorm scale constant."""
+def _fixed_lrp(caller, attention, model, inputs, target, epsilon, rule_map, return_layers, forward_kwargs):
     from llmxai.explain.lrp.fast import lrp
 
+    fixed = sorted(set(forward_kwargs) & {"rule", "gamma", "attention", "_caller"})
+    if fixed:
+        raise TypeError(f"{caller.__name__}: unknown option(s) {fixed}; it fixes the rule (epsilon) and the "
+                        f"attention mode ({attention!r}); use lrp() to choose them")
     return lrp(model, inputs, target, rule="epsilon", epsilon=epsilon, rule_map=rule_map,
-               return_layers=return_layers, attention="cp", **forward_kwargs)
+               return_layers=return_layers, attention=attention, _caller=caller, **forward_kwargs)
+
+
+def cp_lrp(model, inputs, target, epsilon=1e-6, rule_map=None, return_layers=False, **forward_kwargs):
+    """CP-LRP (Ali et al. 2022): :func:`lrp` with attention weights and LayerNorm scale constant."""
+    return _fixed_lrp(cp_lrp, "cp", model, inputs, target, epsilon, rule_map, return_layers, forward_kwargs)
 
 
 def attn_lrp(model, inputs, target, epsilon=1e-6, rule_map=None, return_layers=False, **forward_kwargs):
     """AttnLRP (Achtibat et al. 2024): :func:`lrp` with the softmax and uniform rules in attention."""
-    from llmxai.explain.lrp.fast import lrp
-
-    return lrp(model, inputs, target, rule="epsilon", epsilon=epsilon, rule_map=rule_map,
-               return_layers=return_layers, attention="attnlrp", **forward_kwargs)
+    return _fixed_lrp(attn_lrp, "attnlrp", model, inputs, target, epsilon, rule_map, return_layers, forward_kwargs)
 
 
 def attention_relevance(q, k, v, R_z, method="attnlrp", mask=None, epsilon=0.0):
@@ -102,15 +108,30 @@ def attention_relevance(q, k, v, R_z, method="attnlrp", mask=None, epsilon=0.0):
     z_id = sum_j P_ij v_jd and s_ij = sum_d q_id k_jd / sqrt(d). CP-LRP gives all of
     R_z to v (P constant); AttnLRP halves each product between its factors (uniform
     rule) and crosses the softmax by R_s = s (R_P - P sum_j R_P) (Achtibat et al. 2024, sec. 3).
-    ``mask`` (bool, True = attend) broadcasts to the scores.
+    ``mask`` (bool, True = attend) broadcasts to the scores. A query whose keys are all masked
+    attends to nothing (zero weights, as in :func:`llmxai.nn.masked_softmax`) and passes no relevance.
     """
     for name, t in (("q", q), ("k", k), ("v", v), ("R_z", R_z)):
         validate.tensor(t, name, min_ndim=2, floating=True)
     validate.choice(method, "method", ("cp", "attnlrp"))
+    epsilon = validate.number(epsilon, "epsilon", minimum=0)
+    if k.shape[-1] != q.shape[-1] or v.shape[-2] != k.shape[-2] or R_z.shape[-2:] != (q.shape[-2], v.shape[-1]):
+        raise ValueError(f"q, k, v, R_z: expected (..., T_q, d), (..., T_k, d), (..., T_k, d_v) and (..., T_q, d_v), "
+                         f"got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)} and {tuple(R_z.shape)}")
     s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (..., T, T)
     if mask is not None:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise TypeError(f"mask: expected a bool tensor (True = attend), got {got}")
+        try:
+            fits = torch.broadcast_shapes(mask.shape, s.shape) == s.shape
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"mask: expected a shape that broadcasts to the scores {tuple(s.shape)}, "
+                             f"got {tuple(mask.shape)}")
         s = s.masked_fill(~mask, float("-inf"))
-    P = torch.softmax(s, -1)
+    P = masked_softmax(s)
     z = P @ v
     Z = P[..., :, :, None] * v[..., None, :, :]  # (..., T_q, T_k, d): P_ij v_jd
     R_ijd = Z * safe_divide(R_z, stabilize(z, epsilon))[..., :, None, :]
