@@ -1,4 +1,4 @@
-"""Tiny models for the explanation tests, following CONVENTIONS.md (embed / forward_embedded / hook names)."""
+"""Tiny models for the explanation tests, following llmxai.nn.contract (embed / forward_embedded / hook names)."""
 
 import math
 

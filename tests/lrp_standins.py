@@ -1,4 +1,4 @@
-"""A tiny pre-LN Transformer classifier that follows CONVENTIONS.md, standing in for llmxai.nn's in LRP tests."""
+"""A tiny pre-LN Transformer classifier that follows llmxai.nn.contract, standing in for llmxai.nn's in LRP tests."""
 
 import math
 
@@ -113,7 +113,7 @@ class TinyTransformerClassifier(nn.Module):
 
 
 class LSTMAttentionClassifier(nn.Module):
-    """Embedding, one-layer LSTM, attention pooling scored by a Linear, then a Linear head (CONVENTIONS.md names)."""
+    """Embedding, one-layer LSTM, attention pooling scored by a Linear, then a Linear head (llmxai.nn.contract names)."""
 
     def __init__(self, vocab_size=11, d_model=6, hidden=5, n_classes=3, bidirectional=True, bias=True, seed=0):
         super().__init__()

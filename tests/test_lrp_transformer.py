@@ -1,4 +1,4 @@
-"""CP-LRP and AttnLRP on a tiny pre-LN Transformer that follows CONVENTIONS.md."""
+"""CP-LRP and AttnLRP on a tiny pre-LN Transformer that follows llmxai.nn.contract."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""A tiny decoder-only LM that follows CONVENTIONS.md (hook names, ln_f, unembed), for tests only.
+"""A tiny decoder-only LM that follows llmxai.nn.contract (hook names, ln_f, unembed), for tests only.
 
 ``norm=False`` makes every LayerNorm an identity so that hand-set weights act exactly as written.
 """

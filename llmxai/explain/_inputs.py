@@ -78,7 +78,7 @@ class Prepared:
             return
         if not (hasattr(model, "embed") and hasattr(model, "forward_embedded")):
             raise TypeError(f"inputs: integer token ids need a text model with embed() and forward_embedded(); "
-                            f"{type(model).__name__} has no such methods, so pass a floating-point tensor")
+                            f"{type(model).__name__} has no such methods (llmxai.nn.contract), so pass a floating-point tensor")
         if getattr(model, "vocab_size", None) is not None:
             validate.token_ids(inputs, "inputs", model.vocab_size)
         else:

@@ -5,7 +5,7 @@
   chapter derives, slow on purpose.
 - :func:`lrp` runs the same rules as one modified backward pass over any model built
   from Linear, Conv1d/Conv2d, activations, pooling, Flatten, Dropout, LSTMs and the
-  Transformer layers of CONVENTIONS.md (CP-LRP or AttnLRP), carrying R = a * g.
+  Transformer layers of :mod:`llmxai.nn.contract` (CP-LRP or AttnLRP), carrying R = a * g.
 
 Rules are small objects (:class:`Rule` with input/weight modifiers, a bias modifier and
 a stabiliser): :class:`Zero`, :class:`Epsilon`, :class:`Gamma`, :class:`ZPlus`,

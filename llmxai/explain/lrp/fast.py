@@ -75,7 +75,7 @@ def unsupported(name, module):
 
 @contextmanager
 def switches(model, attention):
-    """Set the CONVENTIONS.md switches: LayerNorm scale constant; attention weights constant for CP-LRP."""
+    """Set the explanation switches (see llmxai.nn.contract): LayerNorm scale constant; attention weights constant for CP-LRP."""
     saved = []
     try:
         for m in model.modules():

@@ -1,4 +1,4 @@
-"""LRP for Transformers: CP-LRP and AttnLRP on models that follow CONVENTIONS.md.
+"""LRP for Transformers: CP-LRP and AttnLRP on models that follow llmxai.nn.contract.
 
 CP-LRP (Ali et al. 2022, "XAI for Transformers: Better Explanations through Conservative
 Propagation", ICML, arXiv 2202.07304): the attention weights and the LayerNorm scale
@@ -37,7 +37,7 @@ def attnlrp_hooks(model, stack):
     for name, m in attention_modules(model):
         missing = [h for h in PRODUCT_HOOKS if not isinstance(getattr(m, h, None), torch.nn.Module)]
         if missing:
-            raise ValueError(f"AttnLRP: attention module {name!r} lacks the hook points {missing} (CONVENTIONS.md)")
+            raise ValueError(f"AttnLRP: attention module {name!r} lacks the hook points {missing} (llmxai.nn.contract)")
         for h in PRODUCT_HOOKS:
             handle = getattr(m, h).register_forward_hook(lambda mod, args, out: Half.apply(out))
             stack.callback(handle.remove)
