@@ -1,4 +1,4 @@
-"""Recipes for the named tiny models of :func:`llmxai.train.pretrained`, and the data they saw.
+"""Recipes for the named tiny models of :func:`llmxai.pretrained.pretrained`, and the data they saw.
 
 Each recipe builds its model from ``config["model"]``, makes its data from
 ``config["data"]`` (seeded, generated, nothing downloaded), trains with

@@ -237,13 +237,3 @@ def fit(model, train, *, loss_fn=None, optimizer=None, lr=None, epochs=None, ste
     model.eval()
     history.seconds = time.perf_counter() - started
     return history
-
-
-def __getattr__(name):  # TEMPORARY while chapters move to the new modules; removed before landing
-    if name in ("accuracy", "mean_loss"):
-        from llmxai import evaluation
-        return getattr(evaluation, name)
-    if name in ("pretrained", "known_pretrained", "clear_cache", "cache_path", "cache_dir"):
-        from llmxai import pretrained as P
-        return getattr(P, name)
-    raise AttributeError(name)

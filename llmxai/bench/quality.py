@@ -60,7 +60,7 @@ def _methods(kind, quick):
 
 
 def _models_and_data(quick, device):
-    """The two classifiers and the test split, or None (with a message) when the recipes are missing."""
+    """The two classifiers (untrained tiny ones with --quick, else the shipped ones) and the test split."""
     if quick:  # untrained tiny models: exercises every method without training anything
         from llmxai.nn import LSTMAttentionClassifier, TransformerClassifier
 
@@ -70,16 +70,12 @@ def _models_and_data(quick, device):
         models = {"LSTM": LSTMAttentionClassifier(V, 2, d_emb=8, d_hidden=8),
                   "Transformer": TransformerClassifier(V, 2, d_model=8, n_heads=2, n_layers=1, d_ff=16)}
         return {k: m.to(device).eval() for k, m in models.items()}, data.test
-    try:
-        from llmxai.recipes import sentiment_data
-        from llmxai.train import pretrained
-    except ImportError as err:
-        print(f"quality: skipped, the pretrained sentiment classifiers need llmxai.recipes ({err})", flush=True)
-        return None
+    from llmxai.pretrained import pretrained
+    from llmxai.recipes import sentiment_data
+
     models = {}
     for label, name in (("LSTM", "sentiment_lstm"), ("Transformer", "sentiment_transformer")):
-        print(f"quality: loading pretrained({name!r}) (trains once on a cold cache) ...", flush=True)
-        models[label] = pretrained(name, device=device)
+        models[label] = pretrained(name, device=device)  # the shipped weights: every reader measures the same models
     return models, sentiment_data().test
 
 
@@ -107,10 +103,7 @@ def quality(device, quick):
 
 
 def _quality(device, quick):
-    loaded = _models_and_data(quick, device)
-    if loaded is None:
-        return
-    models, test = loaded
+    models, test = _models_and_data(quick, device)
     n, n_perturb = (QUICK_SENTENCES, QUICK_PERTURB) if quick else (N_SENTENCES, N_PERTURB)
     order = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:n]
     perturbed = torch.zeros(len(test), dtype=torch.bool)
