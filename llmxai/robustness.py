@@ -54,6 +54,17 @@ def _failure(err):
     return f"{ename}: {evalue}".strip().rstrip(":"), source
 
 
+def _numpy_glue(nb):
+    """Names glued with a numpy scalar: numpy 2 writes 'np.float64(...)', which {glue:text}`name:.3f` cannot read."""
+    bad = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name and any(str(v).startswith("np.") for k, v in o.get("data", {}).items() if k.endswith("text/plain")):
+                bad.append(name)
+    return bad
+
+
 def _run_one(path, out, timeout):
     """Execute one notebook in this process's environment; print one JSON line with the result."""
     import nbformat
@@ -70,6 +81,10 @@ def _run_one(path, out, timeout):
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
         result.update(ok=False, **dict(zip(("error", "line"), _failure(err))))
     result["seconds"] = time.perf_counter() - started
+    numpy_glue = _numpy_glue(nb)
+    if result["ok"] and numpy_glue:
+        result.update(ok=False, error=f"glue stores a numpy repr the book cannot format: {numpy_glue}",
+                      line="glue(name, float(value)) stores a number")
     if out:
         nbformat.write(nb, out)
     print(json.dumps(result), flush=True)
