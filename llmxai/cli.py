@@ -3,53 +3,9 @@
 import argparse
 import json
 import pathlib
-import re
 import sys
 
-SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*\n?", re.S | re.M)
-
-
-def strip_solutions(source):
-    """Replace each solution block with ``raise NotImplementedError`` at the block's indentation."""
-    if not isinstance(source, str):
-        raise TypeError(f"source: expected a cell's source text (str), got {type(source).__name__}")
-    return SOLUTION.sub(lambda m: f'{m.group(1)}raise NotImplementedError("your code here")\n', source)
-
-
-def student_copy(src):
-    """The JSON text of the student copy of notebook ``src``: solutions removed, outputs cleared.
-
-    Raises ``ValueError`` naming ``src`` when it is not a readable notebook with cells.
-    """
-    src = pathlib.Path(src)
-    try:
-        nb = json.loads(src.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{src}: expected a readable notebook (JSON), got {type(e).__name__}: {e}") from None
-    cells = nb.get("cells") if isinstance(nb, dict) else None
-    if not isinstance(cells, list) or not cells:
-        got = "none" if isinstance(cells, list) else "no cell list"
-        raise ValueError(f"{src}: expected a notebook with cells, got {got}")
-    for i, cell in enumerate(cells):
-        source = cell.get("source") if isinstance(cell, dict) else None
-        if isinstance(source, list) and all(isinstance(line, str) for line in source):
-            source = "".join(source)
-        if not isinstance(source, str) or cell.get("cell_type") not in ("code", "markdown", "raw"):
-            raise ValueError(f"{src}: cell {i}: expected a code, markdown or raw cell with a source, got {cell!r:.80}")
-        if cell["cell_type"] == "code":
-            source = strip_solutions(source)
-            cell["outputs"], cell["execution_count"] = [], None
-        cell["source"] = source
-    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
-
-
-def export_lesson(src, dst):
-    """Write a student copy of notebook ``src`` to ``dst`` (never onto ``src`` itself)."""
-    if pathlib.Path(dst).resolve() == pathlib.Path(src).resolve():
-        raise ValueError(f"{dst}: expected a destination other than the source notebook; writing there would "
-                         "delete its solutions")
-    pathlib.Path(dst).write_text(student_copy(src), encoding="utf-8")
-
+from llmxai.lessons import student_copy
 
 def _info(_args):
     import torch

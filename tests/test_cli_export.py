@@ -13,7 +13,9 @@ def notebook(cells):
     return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
 
-SOLVED = notebook([{"cell_type": "code", "source": "### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n", "metadata": {},
+SOLVED = notebook([{"cell_type": "code", "source": "### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n",
+                    "metadata": {"nbgrader": {"grade": False, "grade_id": "a", "locked": False, "schema_version": 3,
+                                              "solution": True}},
                     "outputs": [], "execution_count": None}])
 
 

@@ -26,3 +26,18 @@ __all__ = [
     "TransformerClassifier", "attention_scores", "causal_mask", "cbow_windows", "gelu", "masked_softmax", "one_hot",
     "padding_mask", "scaled_dot_product_attention",
 ]
+
+# The Llama architecture of the real language model (SmolLM2; llmxai.smollm2 loads it).
+from llmxai.nn.llama import (  # noqa: E402
+    GroupedQueryAttention,
+    Llama,
+    LlamaBlock,
+    RMSNorm,
+    SwiGLU,
+    apply_rotary,
+    rotary_angles,
+    silu,
+)
+
+__all__ += ["GroupedQueryAttention", "Llama", "LlamaBlock", "RMSNorm", "SwiGLU", "apply_rotary", "rotary_angles",
+            "silu"]
