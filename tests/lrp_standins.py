@@ -12,13 +12,11 @@ class LayerNorm(nn.Module):
     def __init__(self, d, eps=1e-5):
         super().__init__()
         self.weight, self.bias, self.eps = nn.Parameter(torch.ones(d)), nn.Parameter(torch.zeros(d)), eps
-        self.detach_scale = False
+        self.hook_scale = HookPoint()
 
     def forward(self, x):
         mu = x.mean(-1, keepdim=True)
-        sd = ((x - mu) ** 2).mean(-1, keepdim=True).add(self.eps).sqrt()
-        if self.detach_scale:
-            sd = sd.detach()
+        sd = self.hook_scale(((x - mu) ** 2).mean(-1, keepdim=True).add(self.eps).sqrt())
         return (x - mu) / sd * self.weight + self.bias
 
 
@@ -29,7 +27,6 @@ class MultiHeadAttention(nn.Module):
         self.W_q, self.W_k, self.W_v, self.W_o = (nn.Linear(d_model, d_model, bias=bias) for _ in range(4))
         for name in ("hook_q", "hook_k", "hook_v", "hook_scores", "hook_pattern", "hook_z"):
             setattr(self, name, HookPoint())
-        self.detach_weights = False
 
     def forward(self, x, mask=None):
         B, T, _ = x.shape
@@ -39,8 +36,6 @@ class MultiHeadAttention(nn.Module):
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf"))
         pattern = self.hook_pattern(torch.softmax(self.hook_scores(scores), -1))
-        if self.detach_weights:
-            pattern = pattern.detach()
         z = self.hook_z(pattern @ v)  # (B, n_heads, T, d_head)
         return self.W_o(z.transpose(1, 2).reshape(B, T, -1))
 

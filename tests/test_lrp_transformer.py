@@ -4,9 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from llmxai.explain.lrp import lrp
-from llmxai.explain.lrp.transformer import attention_relevance, attn_lrp, cp_lrp
-from llmxai.hooks import run_with_cache
+from llmxai.explain.lrp import attention_relevance, attn_lrp, cp_lrp, lrp
+from llmxai.hooks import hook_names, hooks, run_with_cache
 from lrp_standins import TinyTransformerClassifier
 
 
@@ -21,9 +20,15 @@ def bias_free(**kw):
     return model
 
 
-def switches(model):
-    return [(m.detach_scale if hasattr(m, "detach_scale") else m.detach_weights)
-            for m in model.modules() if hasattr(m, "detach_scale") or hasattr(m, "detach_weights")]
+def hooks_left(model):
+    """How many forward hooks are still registered anywhere in ``model``."""
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def constant_pattern_and_scale(model):
+    """CP-LRP's view of the model, written out: patterns and norm scales detached by hooks."""
+    return hooks(model, {name: torch.Tensor.detach for name in hook_names(model)
+                         if name.endswith(("hook_pattern", "hook_scale"))})
 
 
 def test_cp_lrp_is_gradient_times_input_with_constant_attention_and_scale():
@@ -31,14 +36,10 @@ def test_cp_lrp_is_gradient_times_input_with_constant_attention_and_scale():
     model = TinyTransformerClassifier(act=nn.ReLU).double().eval()
     x = ids()
     R = cp_lrp(model, x, 1, epsilon=0.0)
-    assert not any(switches(model))
-    for m in model.modules():
-        if hasattr(m, "detach_scale"):
-            m.detach_scale = True
-        if hasattr(m, "detach_weights"):
-            m.detach_weights = True
+    assert hooks_left(model) == 0
     E = model.embed(x).detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(model.forward_embedded(E)[:, 1].sum(), E)
+    with constant_pattern_and_scale(model):
+        (g,) = torch.autograd.grad(model.forward_embedded(E)[:, 1].sum(), E)
     torch.testing.assert_close(R, (g * E).detach(), rtol=0, atol=1e-12)
     (g_plain,) = torch.autograd.grad(TinyTransformerClassifier(act=nn.ReLU).double().forward_embedded(E)[:, 1].sum(), E)
     assert (R - g_plain * E).abs().max() > 1e-4  # constant attention is not plain gradient x input
@@ -98,9 +99,9 @@ def test_attnlrp_uniform_rule_conserves_in_each_product_and_softmax_rule_leaks()
     assert not torch.allclose(R, cp_lrp(model, x, 2, epsilon=0.0))
 
 
-def test_switches_and_hooks_restored_even_after_an_exception():
+def test_hooks_removed_even_after_an_exception():
     model = TinyTransformerClassifier().double().eval()
-    before = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+    before = hooks_left(model)
 
     def bad(out):
         raise RuntimeError("target failed")
@@ -108,8 +109,7 @@ def test_switches_and_hooks_restored_even_after_an_exception():
     for method in ("cp", "attnlrp"):
         with pytest.raises(RuntimeError, match="target failed"):
             lrp(model, ids(), bad, attention=method, return_layers=True)
-        assert not any(switches(model))
-        assert sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules()) == before
+        assert hooks_left(model) == before
 
 
 def test_bad_attention_modules():

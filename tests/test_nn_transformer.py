@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmxai.hooks import hook_names, run_with_cache, run_with_patches
+from llmxai.hooks import hook_names, hooks, run_with_cache, run_with_patches
 from llmxai.nn import (
     GPT,
     FeedForward,
@@ -48,7 +48,7 @@ def test_layernorm_equals_torch():
         torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
 
 
-def test_layernorm_detach_scale_keeps_value_and_freezes_std():
+def test_layernorm_scale_hook_detached_keeps_value_and_freezes_std():
     ln, x = LayerNorm(5).double(), randn(2, 5)
     with torch.no_grad():
         ln.weight.normal_()
@@ -60,8 +60,8 @@ def test_layernorm_detach_scale_keeps_value_and_freezes_std():
     loss = lambda y: (y * torch.arange(5.0, dtype=D64)).sum()
     y = ln(x)
     (g_full,) = torch.autograd.grad(loss(y), x)
-    ln.detach_scale = True
-    y_frozen = ln(x)
+    with hooks(ln, {"hook_scale": torch.Tensor.detach}):
+        y_frozen = ln(x)
     torch.testing.assert_close(y_frozen, y, atol=0, rtol=0)
     (g,) = torch.autograd.grad(loss(y_frozen), x)
     torch.testing.assert_close(g, torch.autograd.grad(loss(frozen(x)), x)[0], atol=1e-12, rtol=0)
@@ -131,7 +131,7 @@ def test_mha_self_attention_causal_no_bias_and_unbatched():
     assert ours(x, x, x, need_weights=False)[1] is None
 
 
-def test_mha_hooks_shapes_patching_and_detach_weights():
+def test_mha_hooks_shapes_patching_and_a_constant_pattern():
     ours, _ = mha_pair()
     q, kv = randn(2, 5, 12, seed=1), randn(2, 6, 12, seed=2)
     out, cache = run_with_cache(ours, q, kv, kv, key_padding_mask=masks("key_padding")["key_padding_mask"])
@@ -147,8 +147,8 @@ def test_mha_hooks_shapes_patching_and_detach_weights():
     torch.testing.assert_close(zeroed, ours.out_proj.bias.expand(2, 5, 12))
     before = ours(q, kv, kv)[0]
     assert torch.autograd.grad(before.sum(), q)[0].abs().sum() > 0
-    ours.detach_weights = True
-    again = ours(q, kv, kv)[0]
+    with hooks(ours, {"hook_pattern": torch.Tensor.detach}):  # CP-LRP's view: gradients through the values only
+        again = ours(q, kv, kv)[0]
     torch.testing.assert_close(again, before, atol=0, rtol=0)
     g_q, g_kv = torch.autograd.grad(again.sum(), (q, kv), materialize_grads=True)
     assert torch.equal(g_q, torch.zeros_like(g_q)) and g_kv.abs().sum() > 0

@@ -20,11 +20,13 @@ Hook points
 LRP-able layers
     Linear, Conv, activations, pooling, LSTMs as in :mod:`llmxai.explain.lrp`; an attention
     module exposes the hook points in :data:`ATTENTION_HOOKS` (AttnLRP halves the gradient
-    at each, CP-LRP holds ``hook_pattern`` constant); a normalisation layer exposes its scale
-    so LRP can hold it constant.
+    at each, CP-LRP holds ``hook_pattern`` constant); a normalisation layer (LayerNorm,
+    RMSNorm) exposes its scale, the denominator, as :data:`NORM_HOOK`, which LRP holds constant.
+    Both are done by hooks for the duration of the pass: the models carry no explanation switches.
 """
 
 ATTENTION_HOOKS = ("hook_q", "hook_k", "hook_v", "hook_pattern")
+NORM_HOOK = "hook_scale"
 TEXT_MODEL_METHODS = ("embed", "forward_embedded")
 
 

@@ -16,17 +16,18 @@ class LayerNorm(nn.Module):
     variance ``sigma^2`` taken over the last axis (Ba, Kiros and Hinton 2016, "Layer
     Normalization", arXiv:1607.06450, sec. 3). Parameters carry ``nn.LayerNorm``'s names.
 
-    ``detach_scale``: when True, ``sqrt(sigma^2 + eps)`` is treated as a constant in the
-    backward pass (the forward value is unchanged), which makes the layer linear in
-    ``x`` for gradient-based relevance (Ali et al. 2022, ICML, arXiv:2202.07304).
+    Hook point ``hook_scale``: ``sqrt(sigma^2 + eps)`` ``(..., 1)``. A hook that returns it
+    detached holds it constant in the backward pass (the forward value is unchanged), which
+    makes the layer linear in ``x`` for relevance (CP-LRP, Ali et al. 2022, ICML, arXiv:2202.07304).
     """
 
     def __init__(self, d, eps=1e-5):
         super().__init__()
         validate.positive_int(d, "d")
-        self.d, self.eps, self.detach_scale = d, validate.number(eps, "eps", above=0), False
+        self.d, self.eps = d, validate.number(eps, "eps", above=0)
         self.weight = nn.Parameter(torch.ones(d))
         self.bias = nn.Parameter(torch.zeros(d))
+        self.hook_scale = HookPoint()
 
     @classmethod
     def from_torch(cls, module):
@@ -49,13 +50,11 @@ class LayerNorm(nn.Module):
         validate.features(x, self.d, self.weight.dtype)
         mu = x.mean(dim=-1, keepdim=True)  # (..., 1)
         centred = x - mu  # (..., d)
-        std = torch.sqrt(centred.pow(2).mean(dim=-1, keepdim=True) + self.eps)  # (..., 1)
-        if self.detach_scale:
-            std = std.detach()
+        std = self.hook_scale(torch.sqrt(centred.pow(2).mean(dim=-1, keepdim=True) + self.eps))  # (..., 1)
         return centred / std * self.weight + self.bias  # (..., d)
 
     def extra_repr(self):
-        return f"{self.d}, eps={self.eps}, detach_scale={self.detach_scale}"
+        return f"{self.d}, eps={self.eps}"
 
 
 def gelu(x):

@@ -20,25 +20,24 @@ class RMSNorm(nn.Module):
     """``y = x / sqrt(mean(x^2) + eps) * weight`` over the last axis: LayerNorm without the mean and the bias.
 
     Zhang and Sennrich 2019, "Root Mean Square Layer Normalization" (NeurIPS,
-    arXiv:1910.07467), eq. 4. ``detach_scale`` holds the root mean square constant in the
-    backward pass, as :class:`~llmxai.nn.LayerNorm`'s switch does (for LRP).
+    arXiv:1910.07467), eq. 4. Hook point ``hook_scale``: the root mean square ``(..., 1)``, which
+    LRP holds constant, as for :class:`~llmxai.nn.LayerNorm`.
     """
 
     def __init__(self, d, eps=1e-6):
         super().__init__()
         validate.positive_int(d, "d")
-        self.d, self.eps, self.detach_scale = d, validate.number(eps, "eps", above=0), False
+        self.d, self.eps = d, validate.number(eps, "eps", above=0)
         self.weight = nn.Parameter(torch.ones(d))
+        self.hook_scale = HookPoint()
 
     def forward(self, x):  # x: (..., d)
         validate.features(x, self.d, self.weight.dtype)
-        rms = torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps)  # (..., 1)
-        if self.detach_scale:
-            rms = rms.detach()
+        rms = self.hook_scale(torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps))  # (..., 1)
         return x / rms * self.weight  # (..., d)
 
     def extra_repr(self):
-        return f"{self.d}, eps={self.eps}, detach_scale={self.detach_scale}"
+        return f"{self.d}, eps={self.eps}"
 
 
 def rotary_angles(T, d_head, base=10000.0, device=None, dtype=torch.float32):
@@ -84,8 +83,6 @@ class GroupedQueryAttention(nn.Module):
     Hook points: ``hook_q (B, n_heads, T, d_head)``, ``hook_k``, ``hook_v (B, n_kv_heads, T,
     d_head)`` before the rotation; ``hook_rot_q``, ``hook_rot_k`` after it; ``hook_scores``
     and ``hook_pattern (B, n_heads, T, T)``; ``hook_z (B, n_heads, T, d_head)``.
-    ``detach_weights`` lets gradients through the values only, as in
-    :class:`~llmxai.nn.MultiHeadAttention`.
     """
 
     def __init__(self, d_model, n_heads, n_kv_heads, d_head=None, rope_base=10000.0):
@@ -101,7 +98,6 @@ class GroupedQueryAttention(nn.Module):
         validate.positive_int(d_head, "d_head", minimum=2)
         self.d_model, self.n_heads, self.n_kv_heads, self.d_head = d_model, n_heads, n_kv_heads, d_head
         self.group, self.rope_base = n_heads // n_kv_heads, validate.number(rope_base, "rope_base", above=0)
-        self.detach_weights = False
         self.q_proj = nn.Linear(d_model, n_heads * d_head, bias=False)
         self.k_proj = nn.Linear(d_model, n_kv_heads * d_head, bias=False)
         self.v_proj = nn.Linear(d_model, n_kv_heads * d_head, bias=False)
@@ -124,8 +120,7 @@ class GroupedQueryAttention(nn.Module):
         scores = attention_scores(q, k[:, :, None], causal_mask(T, x.device))  # (B, n_kv_heads, group, T, T)
         scores = self.hook_scores(scores.reshape(B, self.n_heads, T, T))  # (B, n_heads, T, T)
         pattern = self.hook_pattern(masked_softmax(scores))  # (B, n_heads, T, T)
-        weights = pattern.detach() if self.detach_weights else pattern
-        z = weights.reshape(B, self.n_kv_heads, self.group, T, T) @ v[:, :, None]  # (B, n_kv_heads, group, T, d_head)
+        z = pattern.reshape(B, self.n_kv_heads, self.group, T, T) @ v[:, :, None]  # (B, n_kv_heads, group, T, d_head)
         z = self.hook_z(z.reshape(B, self.n_heads, T, self.d_head))  # (B, n_heads, T, d_head)
         return self.out_proj(z.transpose(1, 2).reshape(B, T, self.n_heads * self.d_head))  # (B, T, d_model)
 

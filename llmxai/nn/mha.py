@@ -20,8 +20,8 @@ class MultiHeadAttention(nn.Module):
     Hook points: ``hook_q``, ``hook_k``, ``hook_v`` ``(B, n_heads, T or S, d_head)``,
     ``hook_scores`` ``(B, n_heads, T, S)`` scaled and masked (``-inf``) before the softmax,
     ``hook_pattern`` the softmax weights, ``hook_z`` ``(B, n_heads, T, d_head)`` the heads'
-    outputs before ``out_proj``. ``detach_weights = True`` keeps the forward value but
-    lets gradients flow only through the values, not through the softmax weights.
+    outputs before ``out_proj``. A hook returning ``hook_pattern``'s value detached keeps the
+    forward value but lets gradients flow only through the values (CP-LRP).
     """
 
     def __init__(self, d_model, n_heads, bias=True):
@@ -31,7 +31,6 @@ class MultiHeadAttention(nn.Module):
         if d_model % n_heads:
             raise ValueError(f"d_model: expected a multiple of n_heads={n_heads}, got d_model={d_model}")
         self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
-        self.detach_weights = False
         self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(d_model, d_model, bias=bias) for _ in range(4))
         for name in ("q", "k", "v", "scores", "pattern", "z"):
             setattr(self, f"hook_{name}", HookPoint())
@@ -91,7 +90,7 @@ class MultiHeadAttention(nn.Module):
         v = self.hook_v(self._split(self.v_proj(value)))  # (B, n_heads, S, d_head)
         scores = self.hook_scores(attention_scores(q, k, mask))  # (B, n_heads, T, S)
         pattern = self.hook_pattern(masked_softmax(scores))  # (B, n_heads, T, S)
-        z = self.hook_z((pattern.detach() if self.detach_weights else pattern) @ v)  # (B, n_heads, T, d_head)
+        z = self.hook_z(pattern @ v)  # (B, n_heads, T, d_head)
         out = self.out_proj(z.transpose(1, 2).reshape(B, T, self.d_model))  # (B, T, d_model)
         if not need_weights:
             return out, None

@@ -14,11 +14,11 @@ layer by layer and reports what bias and epsilon absorbed.
 """
 
 from llmxai.explain.lrp.conservation import Conservation, conservation
-from llmxai.explain.lrp.fast import lrp
+from llmxai.explain.lrp.fast import attn_lrp, cp_lrp, lrp
 from llmxai.explain.lrp.literal import conv_relevance, linear_relevance, lrp_literal, pool_relevance
 from llmxai.explain.lrp.lstm import lstm_lrp, lstm_lrp_literal
 from llmxai.explain.lrp.rules import AlphaBeta, Epsilon, Flat, Gamma, Rule, ZBox, ZPlus, Zero
-from llmxai.explain.lrp.transformer import attention_relevance, attn_lrp, cp_lrp
+from llmxai.explain.lrp.transformer import attention_relevance
 
 __all__ = [
     "lrp", "lrp_literal", "linear_relevance", "conv_relevance", "pool_relevance",

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from llmxai import validate
 from llmxai.explain._inputs import usable
-from llmxai.explain.lrp._autograd import Tap, Through, pass_relevance
+from llmxai.explain.lrp._autograd import Tap
 from llmxai.explain.lrp.literal import linear_relevance
 from llmxai.explain.lrp.rules import Epsilon, safe_divide, stabilize, stable_ratio
 
@@ -115,39 +115,102 @@ def _literal_layer(dirs, x, R_out, epsilon, keep):
     return R_x
 
 
-def _fast_layer(dirs, x, epsilon, keep):
-    B, T, _ = x.shape
-    H = dirs[0][1].shape[1]
+class _Recurrence(torch.autograd.Function):
+    """One direction of an LSTM layer whose backward pass is the LRP pass of :func:`lstm_lrp_literal`.
+
+    ``forward(gx (T, B, 4H), w_hh (4H, H), keep (T, B, 1) or None, reverse, epsilon) -> hs (T, B, H)``,
+    with ``gx = x W_ih^T + b`` the input part of every step. The backward pass carries R = a * g
+    (the gradient form) through time by hand: gates are constants (signal-take-all), h = o tanh(c)
+    and g = tanh(z) pass relevance unchanged (g_in = g_out * out / in), and the cell update and the
+    map into z rescale the gradient by the epsilon rule's z / stab(z). Only the g-gate rows of
+    ``gx`` receive a gradient. One small matmul per step, no autograd graph: written by hand for
+    speed, it computes what the step-by-step autograd version did (the tests compare it with the
+    literal rules).
+    """
+
+    @staticmethod
+    def forward(ctx, gx, w_hh, keep, reverse, epsilon):
+        T, B, H4 = gx.shape
+        H = H4 // 4
+        w_hh_t = w_hh.t()  # (H, 4H)
+        hs, cn, hn, acts = gx.new_empty(T, B, H), gx.new_empty(T, B, H), gx.new_empty(T, B, H), gx.new_empty(T, B, H4)
+        zg = gx.new_empty(T, B, H)  # the g gate's pre-activation z
+        h, c = gx.new_zeros(B, H), gx.new_zeros(B, H)
+        for t in _steps(T, reverse):
+            z = torch.addmm(gx[t], h, w_hh_t)  # (B, 4H)
+            zg[t] = z[:, 2 * H:3 * H]
+            a = acts[t]
+            torch.sigmoid(z, out=a)
+            torch.tanh(zg[t], out=a[:, 2 * H:3 * H])
+            torch.addcmul(a[:, H:2 * H] * c, a[:, :H], a[:, 2 * H:3 * H], out=cn[t])
+            torch.mul(a[:, 3 * H:], torch.tanh(cn[t]), out=hn[t])
+            if keep is None:
+                h, c, hs[t] = hn[t], cn[t], hn[t]
+            else:
+                h, c = torch.where(keep[t], hn[t], h), torch.where(keep[t], cn[t], c)
+                hs[t] = hn[t] * keep[t]
+        ctx.reverse, ctx.epsilon = reverse, epsilon
+        ctx.save_for_backward(w_hh, acts, zg, cn, hn, keep)
+        ctx.mark_non_differentiable(c)
+        ctx.set_materialize_grads(False)
+        return hs, c  # the output sequence, and the final cell state (a constant for LRP)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, d_hs, _d_c):
+        w_hh, acts, zg, cn, hn, keep = ctx.saved_tensors
+        T, B, H4 = acts.shape
+        H = H4 // 4
+        d_gx = acts.new_zeros(T, B, H4)
+        if d_hs is None:
+            return d_gx, None, None, None, None
+        w_g = w_hh[2 * H:3 * H]  # (H, H): only z = pre-activation of g carries relevance back
+        eps_c = stable_ratio(cn, ctx.epsilon)  # (T, B, H): the cell update c = f c_prev + i g by the epsilon rule
+        to_cell = safe_divide(hn, cn) * eps_c  # h = o tanh(c) passes relevance unchanged to c
+        to_z = acts[..., :H] * safe_divide(acts[..., 2 * H:3 * H], zg) * stable_ratio(zg, ctx.epsilon)  # i, tanh, eps
+        dh, dc = acts.new_zeros(B, H), acts.new_zeros(B, H)  # gradients of the carried state
+        for t in (range(T) if ctx.reverse else range(T - 1, -1, -1)):
+            f = acts[t, :, H:2 * H]
+            dh_new, dc_new = dh + d_hs[t], dc
+            if keep is not None:
+                m = keep[t].to(acts.dtype)  # (B, 1): padded steps pass the carried state through
+                dh_new, dc_new, dh, dc = dh_new * m, dc_new * m, dh * (1 - m), dc * (1 - m)
+            else:
+                dh, dc = 0, 0
+            d_cell = dc_new * eps_c[t] + dh_new * to_cell[t]  # at c before the epsilon rule
+            dz = d_cell * to_z[t]  # (B, H)
+            d_gx[t, :, 2 * H:3 * H] = dz
+            dc = dc + f * d_cell
+            dh = dh + dz @ w_g
+        return d_gx, None, None, None, None
+
+
+def _fast_layer(dirs, x, epsilon, keep, c_n=None):
+    """One layer's output (B, T, D*H) whose backward pass is LSTM LRP (see :class:`_Recurrence`).
+
+    Each direction's final cell state is appended to the list ``c_n`` if one is given.
+    """
+    xs = x.transpose(0, 1)  # (T, B, in)
+    keep = None if keep is None else keep.transpose(0, 1)  # (T, B, 1)
     outputs = []
     for W_ih, W_hh, b, reverse in dirs:
-        h, c = x.new_zeros(B, H), x.new_zeros(B, H)
-        hs = [None] * T
-        for t in _steps(T, reverse):
-            pre = F.linear(x[:, t], W_ih) + F.linear(h, W_hh) + b  # (B, 4H)
-            i, f, z, o = pre.chunk(4, -1)
-            i, f, o = torch.sigmoid(i).detach(), torch.sigmoid(f).detach(), torch.sigmoid(o).detach()
-            z = Through.apply(z, z.detach(), stable_ratio(z.detach(), epsilon))
-            c_new = f * c + i * pass_relevance(z, torch.tanh(z))
-            c_new = Through.apply(c_new, c_new.detach(), stable_ratio(c_new.detach(), epsilon))
-            h_new = pass_relevance(c_new, o * torch.tanh(c_new))
-            if keep is None:
-                h, c, hs[t] = h_new, c_new, h_new
-            else:
-                h, c = torch.where(keep[:, t], h_new, h), torch.where(keep[:, t], c_new, c)
-                hs[t] = h_new * keep[:, t]
-        outputs.append(torch.stack(hs, 1))  # (B, T, H)
+        hs, c = _Recurrence.apply(F.linear(xs, W_ih, b), W_hh, keep, reverse, epsilon)
+        outputs.append(hs.transpose(0, 1))  # (B, T, H)
+        if c_n is not None:
+            c_n.append(c)
     return torch.cat(outputs, -1)  # (B, T, D*H)
 
 
-def fast_forward(lstm, x, epsilon=1e-6, lengths=None, all_layers=False):
+def fast_forward(lstm, x, epsilon=1e-6, lengths=None, all_layers=False, c_n=None):
     """The LSTM's output (B, T, D*H) recomputed so that its backward pass is LRP (gates detached).
 
-    With ``all_layers``, the list of every layer's output sequence.
+    With ``all_layers``, the list of every layer's output sequence; the final cell states go
+    to the list ``c_n`` if one is given.
     """
     layers, H, keep = _check(lstm, x, None, epsilon, lengths)
     outputs = [x]
     for dirs in layers:
-        outputs.append(_fast_layer(dirs, outputs[-1], epsilon, keep))
+        outputs.append(_fast_layer(dirs, outputs[-1], epsilon, keep, c_n))
     return outputs[1:] if all_layers else outputs[-1]
 
 
@@ -161,8 +224,16 @@ def lstm_lrp(lstm, x, R_out, epsilon=1e-6, lengths=None):
     return x.detach() * g
 
 
-def fast_output(module, args, kwargs, out, epsilon, record=None):
-    """Forward hook body for ``lrp``: replace an LSTM's (output, (h_n, c_n)) by the LRP-ready recomputation."""
+def equations_known(module):
+    """Whether ``module`` is an LSTM whose equations are torch's (then LRP replaces its forward outright)."""
+    from llmxai.nn.lstm import LSTM
+
+    return type(module) in (torch.nn.LSTM, LSTM)
+
+
+def lrp_output(module, args, kwargs, epsilon, record=None):
+    """``(output, (h_n, c_n))`` of the LSTM ``module`` called with ``args, kwargs``, recomputed from its
+    parameters so that the backward pass is LRP; ``record`` gets the relevance of its input."""
     named = dict(zip(("input", "hx", "lengths"), args))
     named.update(kwargs)
     if named.get("hx") is not None or set(named) - {"input", "hx", "lengths"}:
@@ -174,12 +245,10 @@ def fast_output(module, args, kwargs, out, epsilon, record=None):
     xb = x if batch_first else x.transpose(0, 1)
     if record is not None:
         xb = Tap.apply(xb, record)
-    seqs = fast_forward(module, xb, epsilon, lengths, all_layers=True)  # each (B, T, D*H)
+    c_n = []
+    seqs = fast_forward(module, xb, epsilon, lengths, all_layers=True, c_n=c_n)  # each (B, T, D*H)
     output = seqs[-1] if batch_first else seqs[-1].transpose(0, 1)
-    if not torch.allclose(output, out[0], rtol=1e-4, atol=1e-5):
-        raise ValueError(f"lrp: recomputing {type(module).__name__} from its parameters does not reproduce its output; "
-                         "LSTM LRP needs torch's LSTM equations and parameter names")
-    h_n, H = [], out[1][0].shape[-1]
+    h_n, H = [], c_n[0].shape[-1]
     for seq in seqs:
         if lengths is None:
             h_n.append(seq[:, -1, :H])
@@ -187,5 +256,14 @@ def fast_output(module, args, kwargs, out, epsilon, record=None):
             h_n.append(seq[torch.arange(seq.shape[0], device=seq.device), lengths.to(seq.device) - 1, :H])
         if seq.shape[-1] > H:
             h_n.append(seq[:, 0, H:])
-    _, (_, c_n) = out
-    return output, (torch.stack(h_n, 0), c_n.detach())
+    return output, (torch.stack(h_n, 0), torch.stack(c_n, 0))
+
+
+def fast_output(module, args, kwargs, out, epsilon, record=None):
+    """Forward hook body for an LSTM of another class: its output replaced by :func:`lrp_output`, which must
+    reproduce it (else the module does not follow torch's equations, and LRP refuses)."""
+    new = lrp_output(module, args, kwargs, epsilon, record)
+    if not torch.allclose(new[0], out[0], rtol=1e-4, atol=1e-5):
+        raise ValueError(f"lrp: recomputing {type(module).__name__} from its parameters does not reproduce its output; "
+                         "LSTM LRP needs torch's LSTM equations and parameter names")
+    return new

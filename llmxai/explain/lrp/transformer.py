@@ -4,7 +4,7 @@ CP-LRP (Ali et al. 2022, "XAI for Transformers: Better Explanations through Cons
 Propagation", ICML, arXiv 2202.07304): the attention weights and the LayerNorm scale
 are held constant, so attention and normalisation are linear maps, and relevance is
 gradient x input with the epsilon rule on the Linear layers. ``lrp(..., attention="cp")``
-sets ``MultiHeadAttention.detach_weights`` and ``LayerNorm.detach_scale`` for the pass.
+detaches ``hook_pattern`` and every normalisation's ``hook_scale`` by hooks, for the pass only.
 
 AttnLRP (Achtibat et al. 2024, "AttnLRP: Attention-Aware Layer-Wise Relevance Propagation
 for Transformers", ICML, arXiv 2402.05602): the softmax rule R_s = s * (R_P - P sum R_P)
@@ -23,22 +23,46 @@ from llmxai.explain.lrp._autograd import Half, pass_relevance
 from llmxai.explain.lrp.rules import safe_divide, stabilize
 from llmxai.hooks import HookPoint
 from llmxai.nn.attention import masked_softmax
+from llmxai.nn.contract import ATTENTION_HOOKS, NORM_HOOK
 
-PRODUCT_HOOKS = ("hook_q", "hook_k", "hook_v", "hook_pattern")
+
+def _has_hook(module, name):
+    return isinstance(getattr(module, name, None), HookPoint)
 
 
 def attention_modules(model):
-    """[(name, module)] for every attention module (those with a ``detach_weights`` switch)."""
-    return [(n, m) for n, m in model.named_modules() if hasattr(m, "detach_weights")]
+    """[(name, module)] for every attention module: those with a ``hook_pattern`` (llmxai.nn.contract)."""
+    return [(n, m) for n, m in model.named_modules() if _has_hook(m, "hook_pattern")]
+
+
+def norm_modules(model):
+    """[(name, module)] for every normalisation layer: those with a ``hook_scale`` (llmxai.nn.contract)."""
+    return [(n, m) for n, m in model.named_modules() if _has_hook(m, NORM_HOOK)]
+
+
+def _detach(mod, args, out):
+    return out.detach()
+
+
+def norm_hooks(model, stack):
+    """Hold every normalisation's scale constant (identity rule for its division); removed by ``stack``."""
+    for _, m in norm_modules(model):
+        stack.callback(getattr(m, NORM_HOOK).register_forward_hook(_detach).remove)
+
+
+def cp_hooks(model, stack):
+    """CP-LRP: hold every attention pattern constant, so relevance flows through the values only."""
+    for _, m in attention_modules(model):
+        stack.callback(m.hook_pattern.register_forward_hook(_detach).remove)
 
 
 def attnlrp_hooks(model, stack):
     """Halve the gradient at q, k, v and the pattern of every attention module (uniform rule); removed by ``stack``."""
     for name, m in attention_modules(model):
-        missing = [h for h in PRODUCT_HOOKS if not isinstance(getattr(m, h, None), torch.nn.Module)]
+        missing = [h for h in ATTENTION_HOOKS if not isinstance(getattr(m, h, None), torch.nn.Module)]
         if missing:
             raise ValueError(f"AttnLRP: attention module {name!r} lacks the hook points {missing} (llmxai.nn.contract)")
-        for h in PRODUCT_HOOKS:
+        for h in ATTENTION_HOOKS:
             handle = getattr(m, h).register_forward_hook(lambda mod, args, out: Half.apply(out))
             stack.callback(handle.remove)
 
@@ -78,27 +102,6 @@ def activation_hooks(model, stack):
                 return pass_relevance(z, out)
 
         stack.callback(m.hook_hidden.register_forward_hook(identity).remove)
-
-
-def _fixed_lrp(caller, attention, model, inputs, target, epsilon, rule_map, return_layers, forward_kwargs):
-    from llmxai.explain.lrp.fast import lrp
-
-    fixed = sorted(set(forward_kwargs) & {"rule", "gamma", "attention", "_caller"})
-    if fixed:
-        raise TypeError(f"{caller.__name__}: unknown option(s) {fixed}; it fixes the rule (epsilon) and the "
-                        f"attention mode ({attention!r}); use lrp() to choose them")
-    return lrp(model, inputs, target, rule="epsilon", epsilon=epsilon, rule_map=rule_map,
-               return_layers=return_layers, attention=attention, _caller=caller, **forward_kwargs)
-
-
-def cp_lrp(model, inputs, target, epsilon=1e-6, rule_map=None, return_layers=False, **forward_kwargs):
-    """CP-LRP (Ali et al. 2022): :func:`lrp` with attention weights and LayerNorm scale constant."""
-    return _fixed_lrp(cp_lrp, "cp", model, inputs, target, epsilon, rule_map, return_layers, forward_kwargs)
-
-
-def attn_lrp(model, inputs, target, epsilon=1e-6, rule_map=None, return_layers=False, **forward_kwargs):
-    """AttnLRP (Achtibat et al. 2024): :func:`lrp` with the softmax and uniform rules in attention."""
-    return _fixed_lrp(attn_lrp, "attnlrp", model, inputs, target, epsilon, rule_map, return_layers, forward_kwargs)
 
 
 def attention_relevance(q, k, v, R_z, method="attnlrp", mask=None, epsilon=0.0):
