@@ -233,3 +233,50 @@ def export_lesson(src, dst):
                          "delete its solutions")
     text = student_copy(src)
     pathlib.Path(dst).write_text(text, encoding="utf-8")
+
+
+# What an instructor reads about a lesson: its first cell, its points, its prerequisites.
+
+_MINUTES = re.compile(r"\*\*Estimated time:\*\*\s*(\d+)\s*minutes")
+_POINTS = re.compile(r"\*\*Points:\*\*\s*(\d+)\s*\((\d+) checked automatically, (\d+) for the written answers?\)")
+_CHAPTER = re.compile(r"Companion to the chapter \*(.+?)\*")
+
+
+def summary(src):
+    """``dict`` of lesson file ``src``: name, title, chapter, objectives, minutes, points (auto, written)
+    from the metadata, and the lessons it ``requires`` (the list ``requires`` in the notebook metadata's ``llmxai`` entry).
+
+    Read from the lesson's first cell, which states them for the student; ``ValueError`` names
+    what is missing, and a stated number of points that differs from the graded cells' points.
+    """
+    src = pathlib.Path(src)
+    nb = read(src)
+    cells = nb.get("cells") or [{}]
+    intro = "".join(cells[0].get("source", ""))
+    title = intro.split("\n", 1)[0].lstrip("# ").strip()
+    found = {"title": title if intro.startswith("# ") else None, "chapter": _CHAPTER.search(intro),
+             "minutes": _MINUTES.search(intro), "points": _POINTS.search(intro)}
+    missing = [k for k, v in found.items() if not v]
+    objectives = re.findall(r"^- (.+(?:\n  .+)*)", intro.split("**You will be able to**", 1)[-1].split("**Estimated", 1)[0],
+                            re.M) if "**You will be able to**" in intro else []
+    if not objectives:
+        missing.append("objectives")
+    if missing:
+        raise ValueError(f"{src}: expected the first cell to state the lesson's {', '.join(missing)} "
+                         "(see lessons/README.md)")
+    auto = written = 0
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade"):
+            if cell.get("cell_type") == "markdown":
+                written += meta["points"]
+            else:
+                auto += meta["points"]
+    stated = tuple(int(g) for g in found["points"].groups())
+    if stated != (auto + written, auto, written):
+        raise ValueError(f"{src}: the first cell states {stated[0]} points ({stated[1]} + {stated[2]}), the graded "
+                         f"cells give {auto + written} ({auto} + {written})")
+    requires = nb.get("metadata", {}).get("llmxai", {}).get("requires", [])
+    return {"name": src.stem, "title": title, "chapter": found["chapter"].group(1),
+            "objectives": [" ".join(o.split()) for o in objectives], "minutes": int(found["minutes"].group(1)),
+            "points": auto + written, "auto": auto, "written": written, "requires": list(requires)}

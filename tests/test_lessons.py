@@ -133,3 +133,54 @@ def test_lesson_is_a_valid_nbgrader_source_with_its_points_stated(path):
         heading = re.match(r"## \d+\. .*\((\d+) points?", "".join(c["source"])) if c["cell_type"] == "markdown" else None
         if heading:
             assert int(heading.group(1)) in points.values()
+
+
+def _chapters():
+    """{chapter file stem: its title} for every chapter in _toc.yml that teaches (the bibliography aside)."""
+    toc = (ROOT / "_toc.yml").read_text()
+    out = {}
+    for stem in re.findall(r"file: book/(\w+)", toc):
+        path = ROOT / "book" / f"{stem}.ipynb"
+        if path.is_file():
+            first = json.loads(path.read_text())["cells"][0]
+            out[stem] = "".join(first["source"]).split("\n", 1)[0].lstrip("# ").strip()
+    return out
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_each_lesson_states_what_an_instructor_needs(path):
+    s = lessons.summary(path)  # raises when the stated points differ from the graded cells'
+    assert s["objectives"] and 10 <= s["minutes"] <= 120 and s["auto"] > 0 and s["written"] > 0
+    assert 3 <= sum(1 for c in lessons.read(path)["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade")) <= 7
+
+
+def test_every_chapter_has_a_lesson_and_prerequisites_are_lessons():
+    summaries = {s["name"]: s for s in map(lessons.summary, LESSONS)}
+    taught = {s["chapter"] for s in summaries.values()}
+    missing = [stem for stem, title in _chapters().items() if title not in taught]
+    assert not missing, f"chapters without a lesson: {missing}"
+    for s in summaries.values():
+        assert set(s["requires"]) <= set(summaries) - {s["name"]}, s
+    done = set()  # the prerequisites form no cycle: every lesson can be taken after its prerequisites
+    while len(done) < len(summaries):
+        ready = {n for n, s in summaries.items() if n not in done and set(s["requires"]) <= done}
+        assert ready, f"prerequisites form a cycle among {sorted(set(summaries) - done)}"
+        done |= ready
+
+
+def test_summary_names_what_is_missing(tmp_path):
+    bad = tmp_path / "x.ipynb"
+    bad.write_text(json.dumps(notebook(cell("# Lesson 9: x\n\nNo more.", "markdown"))))
+    with pytest.raises(ValueError, match="chapter, minutes, points, objectives"):
+        lessons.summary(bad)
+    good = ("# Lesson 9: x\n\nCompanion to the chapter *X*.\n\n**You will be able to**\n- do a;\n- do b.\n\n"
+            "**Estimated time:** 30 minutes. **Points:** 5 (3 checked automatically, 2 for the written answer).")
+    nb = notebook(cell(good, "markdown"), cell("x = 1", metadata=meta("t", grade=True, locked=True, points=2)),
+                  cell("A", "markdown", meta("w", grade=True, solution=True, points=2)))
+    bad.write_text(json.dumps(nb))
+    with pytest.raises(ValueError, match="states 5 points .3 \\+ 2., the graded cells give 4 .2 \\+ 2."):
+        lessons.summary(bad)
+    nb["cells"][1]["metadata"]["nbgrader"]["points"] = 3
+    bad.write_text(json.dumps(nb))
+    assert lessons.summary(bad) == {"name": "x", "title": "Lesson 9: x", "chapter": "X", "objectives": ["do a;", "do b."],
+                                    "minutes": 30, "points": 5, "auto": 3, "written": 2, "requires": []}
