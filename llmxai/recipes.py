@@ -455,3 +455,130 @@ def induction(model, config, device):
     last = {k: curves[k][-1] for k in ("loss_first", "loss_repeated", "repeated_ratio", "induction_score",
                                        "prev_token_score")}
     return {**_fit_metrics(h, started), **last, "history": history}
+
+
+# --- a planted shortcut ("Clever Hans") -----------------------------------------------------
+
+import random  # noqa: E402  (this section's own imports, kept with it)
+
+from llmxai.data import SentimentExample, WordTokenizer, sentiment_vocabulary  # noqa: E402
+from llmxai.device import shift_seed  # noqa: E402
+
+SHORTCUT_TOKEN = "#fansite"  # a source tag: not a word of the sentiment grammar, no sentiment of its own
+SHORTCUT_DATA = {"n_train": 2000, "n_test": 500, "n_validation": 300, "seed": 0, "p_positive": 0.95,
+                 "p_negative": 0.0}
+
+
+def plant_token(examples, token, p_positive, p_negative, seed):
+    """Copies of sentiment ``examples`` with ``token`` put first in a seeded random part of them.
+
+    A positive sentence gets the token with probability ``p_positive``, a negative one with
+    ``p_negative`` (a spurious correlation, the text version of the source tag that
+    Lapuschkin et al. 2019, DOI 10.1038/s41467-019-08987-4, found a classifier reading).
+    The token is outside the rationale and has the role ``"neutral"``; the label is unchanged.
+    """
+    if not isinstance(token, str) or token.split() != [token]:
+        raise ValueError(f"token: expected one word without whitespace, got {token!r}")
+    rng = random.Random(shift_seed(seed))
+    out = []
+    for ex in examples:
+        if rng.random() < (p_positive if ex.label == 1 else p_negative):
+            ex = SentimentExample((token,) + ex.tokens, ex.label, (0,) + ex.rationale, ("neutral",) + ex.roles)
+        out.append(ex)
+    return out
+
+
+def shortcut_tokenizer(token=SHORTCUT_TOKEN):
+    """The sentiment tokenizer with ``token`` appended (every sentiment word keeps its id)."""
+    return WordTokenizer(sentiment_vocabulary() + [token])
+
+
+def shortcut_data(n_train=None, n_test=None, n_validation=None, seed=None, p_positive=None, p_negative=None):
+    """The sentiment sentences of the sentiment_shortcut recipe (defaults: :data:`SHORTCUT_DATA`).
+
+    ``train``, ``validation`` and ``test`` carry :data:`SHORTCUT_TOKEN` with the same
+    correlation (``p_positive`` of the positive, ``p_negative`` of the negative sentences);
+    ``test_clean`` is the same test sentences without it, ``test_swapped`` the test
+    sentences with the correlation reversed (the same random draws, the label swapped),
+    and ``tokenizer`` is :func:`shortcut_tokenizer`.
+    """
+    c = dict(SHORTCUT_DATA)
+    c.update({k: v for k, v in (("n_train", n_train), ("n_test", n_test), ("n_validation", n_validation),
+                                ("seed", seed), ("p_positive", p_positive), ("p_negative", p_negative))
+              if v is not None})
+    data = sentiment_dataset(c["n_train"] + c["n_validation"], c["n_test"], c["seed"])
+    tok = shortcut_tokenizer()
+    fitted, test = data.train.examples, data.test.examples
+    s, pp, pn = 4 * c["seed"], c["p_positive"], c["p_negative"]
+    data.tokenizer = tok
+    data.train = encode_sentiment(plant_token(fitted[:c["n_train"]], SHORTCUT_TOKEN, pp, pn, s + 1), tok)
+    data.validation = encode_sentiment(plant_token(fitted[c["n_train"]:], SHORTCUT_TOKEN, pp, pn, s + 2), tok)
+    data.test = encode_sentiment(plant_token(test, SHORTCUT_TOKEN, pp, pn, s + 3), tok)
+    data.test_clean = encode_sentiment(test, tok)
+    data.test_swapped = encode_sentiment(plant_token(test, SHORTCUT_TOKEN, pn, pp, s + 3), tok)
+    return data
+
+
+@_register(
+    "sentiment_shortcut", version="1", build=_build(TextCNN),
+    config={
+        "model": {"vocab_size": shortcut_tokenizer().vocab_size, "n_classes": 2, "d_emb": 32, "n_filters": 32,
+                  "kernel_sizes": [2, 3, 4]},
+        "data": SHORTCUT_DATA, "tokenizer": shortcut_tokenizer().to_config(),
+        "train": {"lr": 1e-2, "batch_size": 32, "epochs": 10, "eval_every": 10, "target": 0.99, "seed": 0},
+    },
+    description="text_cnn's architecture trained on sentiment sentences where a source tag predicts 'positive'",
+)
+def sentiment_shortcut(model, config, device):
+    """Train like text_cnn on :func:`shortcut_data`; report accuracy on the three test sets.
+
+    ``test_accuracy`` (tag correlated as in training), ``clean_accuracy`` (no tag),
+    ``swapped_accuracy`` (correlation reversed) and ``shortcut_gap`` = test - swapped.
+    """
+    m = _train_classifier(model, config, device, shortcut_data)
+    data = shortcut_data(**config["data"])
+    with _threads(device):
+        clean, swapped = accuracy(model, data.test_clean.tensors), accuracy(model, data.test_swapped.tensors)
+    return {**m, "clean_accuracy": clean, "swapped_accuracy": swapped, "shortcut_gap": m["test_accuracy"] - swapped}
+
+
+# --- subject-verb agreement ---------------------------------------------------------------
+
+from llmxai.data import AgreementSplit, agreement_dataset  # noqa: E402  (this section was appended)
+from llmxai.nn import GPTClassifier  # noqa: E402
+
+AGREEMENT_DATA = {"n_train": 3000, "n_test": 500, "n_validation": 300, "seed": 0}
+
+
+def agreement_data(n_train=None, n_test=None, n_validation=None, seed=None):
+    """The agreement judgements the agreement_transformer recipe trained on (defaults: :data:`AGREEMENT_DATA`).
+
+    A :class:`llmxai.data.AgreementData` with ``train`` (fitted), ``test`` (held out, reported),
+    ``tokenizer`` and ``validation`` (held out, used to stop training), all
+    :class:`llmxai.data.AgreementSplit`.
+    """
+    c = dict(AGREEMENT_DATA)
+    c.update({k: v for k, v in (("n_train", n_train), ("n_test", n_test), ("n_validation", n_validation),
+                                ("seed", seed)) if v is not None})
+    data = agreement_dataset(c["n_train"] + c["n_validation"], c["n_test"], c["seed"])
+    s, cut = data.train, c["n_train"]
+
+    def part(rows):
+        return AgreementSplit(s.ids[rows], s.lengths[rows], s.labels[rows], s.attractor[rows], s.sentences[rows])
+
+    data.train, data.validation = part(slice(None, cut)), part(slice(cut, None))
+    return data
+
+
+@_register(
+    "agreement_transformer", version="1", build=_build(GPTClassifier),
+    config={
+        "model": {"vocab_size": corpus_tokenizer("word").vocab_size, "n_classes": 2, "d_model": 32, "n_heads": 2,
+                  "n_layers": 6, "d_ff": 64, "max_len": 16},
+        "data": AGREEMENT_DATA, "tokenizer": corpus_tokenizer("word").to_config(),
+        "train": {"lr": 3e-3, "batch_size": 32, "epochs": 20, "eval_every": 25, "target": 0.99, "seed": 0},
+    },
+    description="six-layer causal Transformer read at the last token: is the sentence's subject-verb agreement right?",
+)
+def agreement_transformer(model, config, device):
+    return _train_classifier(model, config, device, agreement_data)

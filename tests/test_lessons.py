@@ -136,10 +136,12 @@ def test_lesson_is_a_valid_nbgrader_source_with_its_points_stated(path):
 
 
 def _chapters():
-    """{chapter file stem: its title} for every chapter in _toc.yml that teaches (the bibliography aside)."""
+    """{chapter file stem: its title} for every chapter in _toc.yml that teaches (not the instructors' page)."""
     toc = (ROOT / "_toc.yml").read_text()
     out = {}
     for stem in re.findall(r"file: book/(\w+)", toc):
+        if stem == "teaching":
+            continue
         path = ROOT / "book" / f"{stem}.ipynb"
         if path.is_file():
             first = json.loads(path.read_text())["cells"][0]

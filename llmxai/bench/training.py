@@ -43,6 +43,9 @@ GOALS = {
     "induction": Goal("repeated_ratio", 0.3, 50, lower=True,
                       also=(("induction_score", 0.5), ("prev_token_score", 0.5))),
     "digits_cnn": Goal("test_accuracy", 0.95, 20),
+    "agreement_transformer": Goal("test_accuracy", 0.95, 60),
+    # high accuracy where the planted tag keeps its training correlation, far lower where it is reversed
+    "sentiment_shortcut": Goal("test_accuracy", 0.93, 30, also=(("shortcut_gap", 0.5),)),
 }
 
 
