@@ -25,9 +25,11 @@ env: $(BIN)/.installed
 book: env
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# Two workers; a test file stays on one worker, so each chapter executes once.
+# Two workers; a test file stays on one worker, so each chapter executes once. One torch thread per
+# process (notebook kernels included): the workers fill two cores, and more threads than cores make
+# torch's small operations wait on each other (several times slower).
 test: env
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile
 
 robustness: env
 	$(BIN)/python -m llmxai.robustness $(if $(CONFIGS),--configs $(CONFIGS))

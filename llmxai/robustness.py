@@ -106,6 +106,8 @@ def execute(notebooks, config="native", *, jobs=2, timeout=300, save_to=None, ca
         raise ValueError(f"jobs: expected an int >= 1, got {jobs!r}")
     with tempfile.TemporaryDirectory(prefix=f"llmxai-{config}-") as tmp:
         env = config_env(config, cache or tmp)
+        # The jobs share the cores: more torch threads than cores make small ops wait on each other.
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
         pending, running, results = list(notebooks), [], {}
         while pending or running:
             while pending and len(running) < jobs:
