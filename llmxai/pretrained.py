@@ -170,7 +170,7 @@ def _write_atomic(path, data):
 
 @contextlib.contextmanager
 def _lock(path):
-    """An exclusive lock on ``path.lock`` (POSIX), so two processes never train the same model at once."""
+    """An exclusive lock on ``path.lock`` (POSIX), so two processes never write the same cached model at once."""
     try:
         import fcntl
     except ImportError:  # Windows: no lock; atomic renames still keep every file whole
@@ -179,8 +179,9 @@ def _lock(path):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         f = open(path.with_name(path.name + ".lock"), "a+b")
-    except OSError as err:  # an unwritable cache: train anyway, and say so
-        warnings.warn(f"could not lock the cache {path.parent} ({err}); training without a lock", stacklevel=4)
+    except OSError as err:  # an unwritable cache: go on, and say so
+        warnings.warn(f"could not lock the cache {path.parent} ({err}); writing {path.name} without a lock",
+                      stacklevel=4)
         yield
         return
     with f:
