@@ -53,7 +53,3 @@ def test_grad_cam_at_grader(fn, hint):
 }))
 def test_cam_grader(fn, hint):
     assert_verdict(checks.check_cam, fn, hint)
-
-
-@pytest.mark.parametrize("check", [checks.check_grad_cam_map, checks.check_grad_cam_at, checks.check_cam],
-                         ids=lambda c: c.__name__)

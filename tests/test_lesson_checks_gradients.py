@@ -57,7 +57,3 @@ def test_ig_trapezoid_grader(fn, hint):
 }))
 def test_token_auc_grader(fn, hint):
     assert_verdict(checks.check_token_auc, fn, hint)
-
-
-@pytest.mark.parametrize("check", [checks.check_grad_times_input, checks.check_ig_trapezoid, checks.check_token_auc],
-                         ids=lambda c: c.__name__)

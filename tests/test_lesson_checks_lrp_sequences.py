@@ -47,7 +47,3 @@ def test_cp_value_relevance_grader(fn, hint):
 }))
 def test_cp_attention_grader(fn, hint):
     assert_verdict(checks.check_cp_attention, fn, hint)
-
-
-@pytest.mark.parametrize("check", [checks.check_lstm_cell_relevance, checks.check_cp_value_relevance,
-                                   checks.check_cp_attention], ids=lambda c: c.__name__)
