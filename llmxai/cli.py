@@ -1,7 +1,6 @@
 """The ``llmxai`` command: ``llmxai info``, ``llmxai lessons export`` and ``llmxai train``."""
 
 import argparse
-import json
 import pathlib
 import sys
 

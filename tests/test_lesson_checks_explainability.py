@@ -59,17 +59,3 @@ def test_local_surrogate_grader(fn, hint):
 }))
 def test_deletion_scores_grader(fn, hint):
     assert_verdict(checks.check_deletion_scores, fn, hint)
-
-
-GRADERS = [
-    checks.check_occlude_each,
-    checks.check_local_surrogate,
-    checks.check_deletion_scores,
-]
-
-
-@pytest.mark.parametrize("check", GRADERS, ids=lambda c: c.__name__)
-def test_every_failure_gets_a_hint_and_no_stderr(check, capfd):
-    from test_lesson_checks import test_a_grader_answers_every_failure_with_a_hint_and_writes_no_stderr as same
-
-    same(check, capfd)

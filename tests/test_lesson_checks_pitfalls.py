@@ -70,17 +70,3 @@ def loop(params, loss_fn, batches, lr, *, reset=True, sign=-1.0, rebind=False, i
 }))
 def test_sgd_loop_grader(fn, hint):
     assert_verdict(checks.check_sgd_loop, fn, hint)
-
-
-GRADERS = [
-    checks.check_gaussian_elbo,
-    checks.check_gradcam_map,
-    checks.check_sgd_loop,
-]
-
-
-@pytest.mark.parametrize("check", GRADERS, ids=lambda c: c.__name__)
-def test_every_failure_gets_a_hint_and_no_stderr(check, capfd):
-    from test_lesson_checks import test_a_grader_answers_every_failure_with_a_hint_and_writes_no_stderr as same
-
-    same(check, capfd)

@@ -68,17 +68,3 @@ def test_attend_grader(fn, hint):
 }))
 def test_teacher_forcing_grader(fn, hint):
     assert_verdict(checks.check_teacher_forcing, fn, hint)
-
-
-GRADERS = [
-    checks.check_additive_scores,
-    checks.check_attend,
-    checks.check_teacher_forcing,
-]
-
-
-@pytest.mark.parametrize("check", GRADERS, ids=lambda c: c.__name__)
-def test_every_failure_gets_a_hint_and_no_stderr(check, capfd):
-    from test_lesson_checks import test_a_grader_answers_every_failure_with_a_hint_and_writes_no_stderr as same
-
-    same(check, capfd)

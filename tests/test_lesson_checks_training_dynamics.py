@@ -59,17 +59,3 @@ def test_induction_score_grader(fn, hint):
 }))
 def test_repeat_loss_ratio_grader(fn, hint):
     assert_verdict(checks.check_repeat_loss_ratio, fn, hint)
-
-
-GRADERS = [
-    checks.check_previous_token_score,
-    checks.check_induction_score,
-    checks.check_repeat_loss_ratio,
-]
-
-
-@pytest.mark.parametrize("check", GRADERS, ids=lambda c: c.__name__)
-def test_every_failure_gets_a_hint_and_no_stderr(check, capfd):
-    from test_lesson_checks import test_a_grader_answers_every_failure_with_a_hint_and_writes_no_stderr as same
-
-    same(check, capfd)

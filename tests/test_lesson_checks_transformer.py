@@ -72,17 +72,3 @@ def lm_loss(logits, ids, *, shift=1, reduce="mean", sign=1.0):
 }))
 def test_causal_lm_loss_grader(fn, hint):
     assert_verdict(checks.check_causal_lm_loss, fn, hint)
-
-
-GRADERS = [
-    checks.check_layer_norm,
-    checks.check_pre_norm_block,
-    checks.check_causal_lm_loss,
-]
-
-
-@pytest.mark.parametrize("check", GRADERS, ids=lambda c: c.__name__)
-def test_every_failure_gets_a_hint_and_no_stderr(check, capfd):
-    from test_lesson_checks import test_a_grader_answers_every_failure_with_a_hint_and_writes_no_stderr as same
-
-    same(check, capfd)

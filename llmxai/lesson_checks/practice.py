@@ -4,7 +4,7 @@ that puts a token into every sentence, and the share of predictions that the tok
 import torch
 
 from llmxai.device import generator
-from llmxai.lesson_checks.common import _what, check_own_work, close, passed, run, tensor_of_shape
+from llmxai.lesson_checks.common import _what, check_own_work, passed, run, tensor_of_shape
 
 
 def _valid(lengths, T):
