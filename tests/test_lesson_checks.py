@@ -1,6 +1,5 @@
 """Every grader of lessons 2 onwards passes a correct answer and names each common mistake."""
 
-
 import pytest
 import torch
 import torch.nn.functional as F
