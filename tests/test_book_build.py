@@ -10,6 +10,7 @@ another host is blocked and recorded, so a page that needs the network fails her
 
 import functools
 import http.server
+import json
 import os
 import pathlib
 import re
@@ -274,3 +275,28 @@ def test_every_internal_link_resolves(visited, server):
 def test_screenshot_of_the_attention_chapter(visited):
     shot = SCREENSHOTS / "attention.png"
     assert shot.is_file() and shot.stat().st_size > 50_000
+
+
+def test_interactive_figure_on_the_built_page(server, browser):
+    """Hovering a token of the real-model chapter's figure shows the attention embedded in the page."""
+    page_path = HTML / "book" / "real_model.html"
+    assert page_path.stat().st_size < 1_000_000
+    context = browser.new_context()
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) or
+                  urlparse(r.request.url).scheme in ("data", "blob", "about") else r.abort())
+    page = context.new_page()
+    page.goto(f"{server}/book/real_model.html", wait_until="load")
+    page.wait_for_selector(".llmxai-token-figure[data-ready]", timeout=10_000)
+    data = json.loads(page.evaluate(
+        "() => document.querySelector('.llmxai-token-figure script.llmxai-data').textContent"))
+    attention = data["attention"]  # [layer][head][query][key]
+    for layer, head, query in [(data["layer"], data["head"], len(data["tokens"]) - 1), (len(attention) - 1, 0, 2)]:
+        page.select_option(".llmxai-mode", "attention")
+        page.select_option(".llmxai-layer", str(layer))
+        page.select_option(".llmxai-head", str(head))
+        page.locator(".llmxai-token").nth(query).hover()
+        shown = page.evaluate("""() => Array.from(document.querySelectorAll('.llmxai-token-figure .llmxai-token'))
+            .map(s => parseFloat(s.getAttribute('data-value')))""")
+        want = attention[layer][head][query]
+        assert len(shown) == len(want) and max(abs(a - b) for a, b in zip(shown, want)) < 6e-5
+    context.close()
