@@ -66,6 +66,21 @@ def token_ids(ids, name, vocab_size, ndim=2):
     return ids
 
 
+def id_list(ids, vocab_size, name="ids"):
+    """A tokenizer's ids to decode, as a list of int in ``[0, vocab_size)``: a list, a tuple or a 1-D integer tensor."""
+    if isinstance(ids, torch.Tensor):
+        tensor(ids, name, ndim=1, floating=False)
+        ids = ids.tolist()
+    elif not isinstance(ids, (list, tuple)):
+        raise TypeError(f"{name}: expected a list of int or a 1-D integer tensor, got {type(ids).__name__}")
+    for i in ids:
+        if isinstance(i, bool) or not isinstance(i, int):
+            raise TypeError(f"{name}: expected int ids, got {type(i).__name__}")
+        if not 0 <= i < vocab_size:
+            raise ValueError(f"{name}: expected ids in [0, {vocab_size}), got {i}")
+    return list(ids)
+
+
 def same_size(a, b, what):
     """Check two sizes agree (e.g. batch sizes, feature sizes)."""
     if a != b:

@@ -125,17 +125,7 @@ class Tokenizer:
         return self._join([self.id_to_token[i] for i in self._check_ids(ids) if i not in skip])
 
     def _check_ids(self, ids):
-        if isinstance(ids, torch.Tensor):
-            validate.tensor(ids, "ids", ndim=1, floating=False)
-            ids = ids.tolist()
-        elif not isinstance(ids, (list, tuple)):
-            raise TypeError(f"ids: expected a list of int or a 1-D integer tensor, got {type(ids).__name__}")
-        for i in ids:
-            if isinstance(i, bool) or not isinstance(i, int):
-                raise TypeError(f"ids: expected int ids, got {type(i).__name__}")
-            if not 0 <= i < self.vocab_size:
-                raise ValueError(f"ids: expected ids in [0, {self.vocab_size}), got {i}")
-        return ids
+        return validate.id_list(ids, self.vocab_size)
 
     @classmethod
     def _what(cls):
