@@ -108,7 +108,7 @@ def execute(notebooks, config="native", *, jobs=2, timeout=300, save_to=None, ca
         env = config_env(config, cache or tmp)
         # The jobs share the cores: more torch threads than cores make small ops wait on each other.
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
-        pending, running, results = list(notebooks), [], {}
+        pending, running, results, retried = list(notebooks), [], {}, set()
         while pending or running:
             while pending and len(running) < jobs:
                 nb = pending.pop(0)
@@ -124,6 +124,10 @@ def execute(notebooks, config="native", *, jobs=2, timeout=300, save_to=None, ca
                 running.remove((nb, proc))
                 stdout, stderr = proc.communicate()
                 lines = [line for line in stdout.splitlines() if line.startswith("{")]
+                if not lines and nb not in retried:  # the runner itself failed (a kernel that did not start): once more
+                    retried.add(nb)
+                    pending.insert(0, nb)
+                    continue
                 results[nb] = json.loads(lines[-1]) if lines else {
                     "notebook": str(nb), "ok": False, "seconds": float("nan"), "line": "",
                     "error": f"the runner failed (exit {proc.returncode}): {stderr.strip().splitlines()[-1:]}"}
