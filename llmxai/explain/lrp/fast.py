@@ -31,8 +31,9 @@ def affine_map(module):
 
 
 def layer_plan(model, rule, epsilon, gamma, rule_map):
-    """[(name, module, kind, rule)] for every module the pass treats; ``kind`` picks its handler in :data:`HANDLERS`.
+    """[(name, module, kind, rule)] for every module the pass treats.
 
+    ``kind`` picks the :class:`Handlers` method that treats the layer (:data:`KINDS`);
     ``rule`` is the :class:`Rule` of a "weighted" layer (None for the other kinds). An LSTM,
     torch's MultiheadAttention, and a module that ``rule_map`` gives "pass" or "gradient" are
     treated whole: the modules inside them are not planned.
