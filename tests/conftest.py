@@ -24,3 +24,18 @@ def browser():
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+def offline(context, origin, foreign):
+    """Let ``context`` reach only ``origin`` (and data:, blob:, about:); record every other URL in ``foreign``."""
+    from urllib.parse import urlparse
+
+    def route(r):
+        u = urlparse(r.request.url)
+        if u.scheme in ("data", "blob", "about") or f"{u.scheme}://{u.netloc}" == origin:
+            r.continue_()
+        else:
+            foreign.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)

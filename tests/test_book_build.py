@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from llmxai.robustness import execute
+from conftest import offline
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -163,16 +164,7 @@ def visited(server, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     context.on("requestfailed", lambda r: None if r.url in foreign else failed.append(f"failed {r.url}"))
-
-    def route(r):
-        host = urlparse(r.request.url)
-        if host.scheme in ("data", "blob", "about") or f"{host.scheme}://{host.netloc}" == server:
-            r.continue_()
-        else:
-            foreign.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
+    offline(context, server, foreign)
     facts = {}
     for path in _pages():
         rel = path.relative_to(HTML).as_posix()
@@ -262,9 +254,8 @@ def test_interactive_figure_on_the_built_page(server, browser):
     """Hovering a token of the real-model chapter's figure shows the attention embedded in the page."""
     page_path = HTML / "book" / "real_model.html"
     assert page_path.stat().st_size < 1_000_000
-    context = browser.new_context()
-    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) or
-                  urlparse(r.request.url).scheme in ("data", "blob", "about") else r.abort())
+    context, foreign = browser.new_context(), []
+    offline(context, server, foreign)
     page = context.new_page()
     page.goto(f"{server}/book/real_model.html", wait_until="load")
     page.wait_for_selector(".llmxai-token-figure[data-ready]", timeout=10_000)
@@ -281,3 +272,4 @@ def test_interactive_figure_on_the_built_page(server, browser):
         want = attention[layer][head][query]
         assert len(shown) == len(want) and max(abs(a - b) for a, b in zip(shown, want)) < 6e-5
     context.close()
+    assert not foreign

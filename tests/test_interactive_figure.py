@@ -12,7 +12,6 @@ import functools
 import http.server
 import pathlib
 import threading
-from urllib.parse import urlparse
 
 import pytest
 import torch
@@ -20,6 +19,7 @@ import torch
 from llmxai.hooks import run_with_cache
 from llmxai.nn.llama import Llama
 from llmxai.viz.interactive import token_figure
+from conftest import offline
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 STATIC = ROOT / "book" / "_static"
@@ -57,16 +57,7 @@ def open_page(browser, tmp_path):
         context = browser.new_context()
         contexts.append(context)
         foreign = []
-
-        def route(r):
-            u = urlparse(r.request.url)
-            if u.scheme in ("data", "blob", "about") or f"{u.scheme}://{u.netloc}" == url:
-                r.continue_()
-            else:
-                foreign.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
+        offline(context, url, foreign)
         page = context.new_page()
         page.goto(f"{url}/{path}", wait_until="load")
         page.wait_for_selector(".llmxai-token-figure[data-ready]", timeout=10_000)

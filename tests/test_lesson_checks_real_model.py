@@ -1,12 +1,12 @@
 """Lesson 20's graders (llmxai.lesson_checks.real_model) pass a correct answer and name each common mistake."""
 
-import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from llmxai import checks
+from llmxai.lesson_checks.real_model import _gqa as gqa
 from llmxai.nn.llama import GroupedQueryAttention, RMSNorm, apply_rotary
 from test_lesson_checks import assert_verdict, grader_cases
 
@@ -54,17 +54,6 @@ def rope(x, base, *, halves=False, sign=1.0, exponent=2.0, start=0):
 }))
 def test_rope_grader(fn, hint):
     assert_verdict(checks.check_rope, fn, hint)
-
-
-def gqa(q, k, v, *, interleave=True, causal=True, scale=True):
-    H, G = q.shape[1], k.shape[1]
-    rep = (lambda t: t.repeat_interleave(H // G, 1)) if interleave else (lambda t: t.repeat(1, H // G, 1, 1))
-    k, v = rep(k), rep(v)
-    s = q @ k.transpose(-1, -2) / (math.sqrt(q.shape[-1]) if scale else 1.0)
-    if causal:
-        T = q.shape[-2]
-        s = s.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
-    return s.softmax(-1) @ v
 
 
 @pytest.mark.parametrize("fn, hint", grader_cases(gqa, {

@@ -15,7 +15,8 @@ Either way the block conserves relevance. Modules qualify by their hook points
 
 import torch
 
-from llmxai.explain.lrp._autograd import Half, pass_relevance
+from llmxai.explain.lrp._autograd import Half
+from llmxai.explain.lrp.transformer import identity_rule
 from llmxai.hooks import HookPoint
 
 
@@ -29,18 +30,9 @@ def gated_modules(model):
 def gate_hooks(model, stack, attention):
     """Register the gate rules of ``attention`` ("cp" or "attnlrp") on every gated network; removed by ``stack``."""
     for _, m in gated_modules(model):
-        if attention == "cp":
+        if attention == "cp":  # a constant gate: all the relevance goes through the linear branch
             stack.callback(m.hook_gate.register_forward_hook(lambda mod, args, out: out.detach()).remove)
             continue
-        seen = {}
-        handle = m.gate_proj.register_forward_hook(lambda mod, args, out, seen=seen: seen.__setitem__("z", out))
-        stack.callback(handle.remove)
-
-        def identity_then_half(mod, args, out, seen=seen):
-            z = seen.pop("z", None)
-            if z is not None and z.shape == out.shape and z.requires_grad:
-                out = pass_relevance(z, out)  # identity rule across the SiLU
-            return Half.apply(out)  # uniform rule: the gate's half of the product
-
-        stack.callback(m.hook_gate.register_forward_hook(identity_then_half).remove)
+        # identity rule across the SiLU, then the uniform rule: each branch gets half of the product
+        identity_rule(m.gate_proj, m.hook_gate, stack, then=Half.apply)
         stack.callback(m.hook_up.register_forward_hook(lambda mod, args, out: Half.apply(out)).remove)

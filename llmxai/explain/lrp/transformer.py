@@ -92,16 +92,25 @@ def activation_hooks(model, stack):
         if not (isinstance(linear1, torch.nn.Linear) and isinstance(hidden, HookPoint)
                 and getattr(m, "activation", "relu") != "relu"):
             continue
-        seen = {}
-        handle = m.linear1.register_forward_hook(lambda mod, args, out, seen=seen: seen.__setitem__("z", out))
-        stack.callback(handle.remove)
+        identity_rule(m.linear1, m.hook_hidden, stack)
 
-        def identity(mod, args, out, seen=seen):
-            z = seen.pop("z", None)
-            if z is not None and z.shape == out.shape and z.requires_grad:
-                return pass_relevance(z, out)
 
-        stack.callback(m.hook_hidden.register_forward_hook(identity).remove)
+def identity_rule(linear, point, stack, then=None):
+    """Relevance crosses the elementwise activation between ``linear`` and the hook ``point`` unchanged.
+
+    The hook on ``point`` makes the activation's output send g * a / z to z = linear(x), its
+    input; ``then`` (e.g. ``Half.apply``) is applied to the output afterwards. Removed by ``stack``.
+    """
+    seen = {}
+    stack.callback(linear.register_forward_hook(lambda mod, args, out: seen.__setitem__("z", out)).remove)
+
+    def identity(mod, args, out):
+        z = seen.pop("z", None)
+        if z is not None and z.shape == out.shape and z.requires_grad:
+            out = pass_relevance(z, out)
+        return out if then is None else then(out)
+
+    stack.callback(point.register_forward_hook(identity).remove)
 
 
 def attention_relevance(q, k, v, R_z, method="attnlrp", mask=None, epsilon=0.0):
