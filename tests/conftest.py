@@ -39,3 +39,9 @@ def offline(context, origin, foreign):
             r.abort()
 
     context.route("**/*", route)
+
+
+def skip(reason):
+    """Skip the test and print why, so that the reason shows in the log as well as in the summary."""
+    print(f"SKIPPED: {reason}")
+    pytest.skip(reason)

